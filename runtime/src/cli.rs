@@ -1,0 +1,61 @@
+//! The runc command tree (liboci-cli's clap definitions), ready to flatten into davit's own.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
+
+use crate::error::{Error, Result};
+use crate::{
+    DEFAULT_ROOT, Runtime, create, delete, exec, features, freezer, kill, list, ps, run, spec,
+    start, state,
+};
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    #[command(flatten)]
+    Standard(Box<StandardCmd>),
+    #[command(flatten)]
+    Common(Box<CommonCmd>),
+}
+
+/// Runs one runtime command; `Ok` carries the process exit code (a container's, for `run`
+/// and `exec`).
+pub fn dispatch(global: &GlobalOpts, command: Command) -> Result<i32> {
+    if global.systemd_cgroup {
+        return Err(Error::Usage {
+            what: "--systemd-cgroup".into(),
+            reason: "davit has no systemd cgroup driver (it writes cgroupfs directly, as boards \
+                     run no systemd); leave the flag out"
+                .into(),
+        });
+    }
+    let rt = Runtime::new(
+        global
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
+    );
+    match command {
+        Command::Standard(cmd) => match *cmd {
+            StandardCmd::Create(a) => create::command(&rt, a),
+            StandardCmd::Start(a) => start::command(&rt, a),
+            StandardCmd::State(a) => state::command(&rt, a),
+            StandardCmd::Kill(a) => kill::command(&rt, a),
+            StandardCmd::Delete(a) => delete::command(&rt, a),
+        },
+        Command::Common(cmd) => match *cmd {
+            CommonCmd::Run(a) => run::command(&rt, a),
+            CommonCmd::Exec(a) => exec::command(&rt, a),
+            CommonCmd::Pause(a) => freezer::pause_command(&rt, a),
+            CommonCmd::Resume(a) => freezer::resume_command(&rt, a),
+            CommonCmd::Ps(a) => ps::command(&rt, a),
+            CommonCmd::List(a) => list::command(&rt, a),
+            CommonCmd::Spec(a) => spec::command(&rt, a),
+            CommonCmd::Features(a) => features::command(&rt, a),
+            CommonCmd::Checkpointt(_) => Err(Error::Unsupported("checkpoint".into())),
+            CommonCmd::Events(_) => Err(Error::Unsupported("events".into())),
+            CommonCmd::Update(_) => Err(Error::Unsupported("update".into())),
+        },
+    }
+}

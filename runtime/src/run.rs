@@ -1,0 +1,101 @@
+use nix::errno::Errno;
+use nix::sys::signal::{self, SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::Runtime;
+use crate::create::CreateOptions;
+use crate::error::{Error, Result};
+
+impl Runtime {
+    /// Creates and starts a container. Detached, returns once it runs; in the foreground,
+    /// forwards signals to it, waits, deletes it (unless `keep`) and returns its exit code.
+    pub fn run(&self, id: &str, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+        if !detach {
+            become_subreaper()?;
+        }
+        let opts = CreateOptions {
+            foreground: !detach,
+            ..opts.clone()
+        };
+        let container = self.create(id, &opts)?;
+        if let Err(e) = self.start(id) {
+            let _ = self.delete(id, true);
+            return Err(e);
+        }
+        if detach {
+            return Ok(0);
+        }
+        let pid = container
+            .pid()
+            .ok_or_else(|| Error::Json("container has no pid after create".into()))?;
+        let code = wait_forwarding_signals(pid);
+        if !keep {
+            let deleted = self.delete(id, true);
+            return code.and_then(|c| deleted.map(|()| c));
+        }
+        code
+    }
+}
+
+/// Makes orphaned descendants (libcontainer's container processes are grandchildren) ours
+/// to reap.
+pub(crate) fn become_subreaper() -> Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::sys("become child subreaper", e))
+}
+
+/// Waits for `pid` to exit, forwarding the signals this process receives to it, as runc does
+/// in the foreground. Returns its exit code, or 128+signal.
+pub(crate) fn wait_forwarding_signals(pid: Pid) -> Result<i32> {
+    let all = SigSet::all();
+    let old = all
+        .thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)
+        .map_err(|e| Error::sys("block signals", e))?;
+    let result = (|| loop {
+        // Reap first: the child may have exited before signals were blocked, and that
+        // SIGCHLD is gone.
+        if let Some(code) = reap(pid)? {
+            return Ok(code);
+        }
+        match all.wait().map_err(|e| Error::sys("wait for signals", e))? {
+            Signal::SIGCHLD | Signal::SIGURG | Signal::SIGWINCH => {}
+            sig => {
+                let _ = signal::kill(pid, sig);
+            }
+        }
+    })();
+    let _ = old.thread_set_mask();
+    result
+}
+
+/// Reaps every exited child; `Some(code)` once `pid` is among them.
+fn reap(pid: Pid) -> Result<Option<i32>> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(Some(code)),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return Ok(Some(128 + sig as i32)),
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) => continue,
+            Err(Errno::ECHILD) => {
+                return Err(Error::Json(format!(
+                    "lost track of container process {pid}: it is not our child"
+                )));
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("wait for container process", e)),
+        }
+    }
+}
+
+pub(crate) fn command(rt: &Runtime, args: liboci_cli::Run) -> Result<i32> {
+    let _ = (args.no_new_keyring, args.no_subreaper);
+    let opts = CreateOptions {
+        bundle: args.bundle,
+        pid_file: args.pid_file,
+        console_socket: args.console_socket,
+        no_pivot: args.no_pivot,
+        preserve_fds: args.preserve_fds,
+        foreground: !args.detach,
+    };
+    rt.run(&args.container_id, &opts, args.detach, args.keep)
+}

@@ -1,0 +1,25 @@
+use crate::error::{Error, Result};
+use crate::{ContainerStatus, Runtime};
+
+impl Runtime {
+    /// Runs the user process of a created container.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let (mut container, _lock) = self.load_locked(id)?;
+        if container.status() != ContainerStatus::Created {
+            return Err(Error::WrongStatus {
+                id: id.to_owned(),
+                status: container.status(),
+                action: "start",
+                needed: "created",
+            });
+        }
+        container
+            .start()
+            .map_err(|e| Error::container("start", id, e))
+    }
+}
+
+pub(crate) fn command(rt: &Runtime, args: liboci_cli::Start) -> Result<i32> {
+    rt.start(&args.container_id)?;
+    Ok(0)
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Boot an ARM qemu-system guest from an initramfs, run one test script in it
+# and report its result.
+#
+# Usage: testbeds/arm/boot.sh ARCH CGROUP_MODE PAYLOAD_DIR TEST_SCRIPT
+#   ARCH         arm64 (aarch64, qemu-system-aarch64 -M virt -cpu cortex-a53)
+#                armhf (armv7,   qemu-system-arm     -M virt -cpu cortex-a15)
+#   CGROUP_MODE  v2: cgroup2 at /sys/fs/cgroup (nsdelegate), every available
+#                    controller enabled in the root's cgroup.subtree_control
+#                v1: tmpfs at /sys/fs/cgroup, one v1 hierarchy per directory:
+#                    cpu,cpuacct (+ cpu, cpuacct symlinks) cpuset memory devices
+#                    freezer blkio pids
+#   PAYLOAD_DIR  directory copied to /payload in the guest ("-" for none);
+#                /payload is first in PATH and the test's working directory
+#   TEST_SCRIPT  run as `sh TEST_SCRIPT` (busybox sh) in the guest, with
+#                ARCH, CGROUP_MODE, PAYLOAD=/payload, BUSYBOX=/bin/busybox set
+#
+# Guest: Debian kernel (kernel.sh) + busybox-static (toolchain.sh). /init
+# copies the initramfs into a tmpfs and switch_roots into it (so the root is
+# a real mount and pivot_root(2) works for containers), makes / rshared,
+# mounts proc, sysfs, devtmpfs, devpts, /dev/shm, /tmp, /run and the cgroups,
+# loads the requested modules, runs the test, prints
+#   DAVIT-TESTBED-RESULT nonce=<random> rc=<exit code> uptime=<s>
+# on the serial console (ttyAMA0) and powers off (poweroff -f).
+#
+# Host: qemu runs under `timeout`; the serial console goes to
+# $cache/logs/boot-ARCH-MODE-<time>.log (also -latest.log).  Exit status:
+# 0 test passed, 1 test failed (rc != 0), 2 no result marker (boot failure,
+# guest crash or timeout), 64 usage error.
+#
+# Env: DAVIT_BOOT_TIMEOUT (s, default 300)  DAVIT_QEMU_MEM (default 512M)
+#      DAVIT_QEMU_SMP (default 2: 2 host cores, MTTCG uses one thread per
+#      vCPU; use 1 when the host is busy)  DAVIT_BOOT_MODULES (e.g.
+#      "overlay veth": copied with their dependencies from the kernel package
+#      and insmod'ed)  DAVIT_BOOT_APPEND (extra kernel arguments)
+#      DAVIT_BOOT_VERBOSE=1 (stream the console to stderr too)
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '5,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+(($# == 4)) || usage
+ARCH=$(norm_arch "$1") MODE=$2 PAYLOAD=$3 TEST=$4
+[[ $MODE == v1 || $MODE == v2 ]] || { echo "CGROUP_MODE must be v1 or v2" >&2; usage; }
+[[ $PAYLOAD == - || -d $PAYLOAD ]] || { echo "PAYLOAD_DIR $PAYLOAD is not a directory" >&2; exit 64; }
+[[ -f $TEST ]] || { echo "TEST_SCRIPT $TEST not found" >&2; exit 64; }
+
+TIMEOUT=${DAVIT_BOOT_TIMEOUT:-300}
+MEM=${DAVIT_QEMU_MEM:-512M}
+SMP=${DAVIT_QEMU_SMP:-2}
+KDIR=$ARM_CACHE/kernel/$ARCH
+BUSYBOX=$ARM_CACHE/busybox/$ARCH/bin/busybox
+[[ -f $KDIR/vmlinuz ]] || die "no kernel for $ARCH in $KDIR: run testbeds/arm/kernel.sh"
+[[ -x $BUSYBOX ]] || die "no busybox for $ARCH: run testbeds/arm/toolchain.sh"
+# shellcheck disable=SC2054 # "-M virt,highmem=off" is one argument
+case $ARCH in
+    arm64) QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a53) ;;
+    armhf) QEMU=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15) ;;
+esac
+need_cmds "${QEMU[0]}" cpio gzip timeout
+
+mkdir -p "$ARM_CACHE/runs" "$ARM_CACHE/logs"
+RUN=$(mktemp -d "$ARM_CACHE/runs/$ARCH-$MODE.XXXXXX")
+trap 'rm -rf "$RUN"' EXIT
+ROOT=$RUN/root
+mkdir -p "$ROOT"/{bin,dev,etc,lib/modules,payload,proc,sys}
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+[[ $PAYLOAD == - ]] || cp -a "$PAYLOAD/." "$ROOT/payload/"
+cp "$TEST" "$ROOT/test.sh"
+mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
+NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+
+# --- kernel modules (optional) ------------------------------------------------
+: >"$ROOT/etc/modules-load"
+if [[ -n ${DAVIT_BOOT_MODULES:-} ]]; then
+    REL=$(cat "$KDIR/release")
+    MODROOT=$KDIR/lib/modules/$REL
+    OBJCOPY=$(gnu_triplet "$ARCH")-objcopy
+    need_cmds "$OBJCOPY"
+    declare -A SEEN=()
+    add_module() {
+        local name=$1 ko dep
+        name=${name//-/_}
+        [[ -n ${SEEN[$name]:-} ]] && return 0
+        SEEN[$name]=1
+        ko=$(find "$MODROOT" \( -name "$name.ko" -o -name "${name//_/-}.ko" \) -print -quit)
+        if [[ -z $ko ]]; then
+            grep -qE "/(${name}|${name//_/-})\.ko$" "$MODROOT/modules.builtin" 2>/dev/null && return 0
+            die "module $name not found for $REL"
+        fi
+        "$OBJCOPY" -O binary -j .modinfo "$ko" "$RUN/modinfo"
+        for dep in $(tr '\0' '\n' <"$RUN/modinfo" | sed -n 's/^depends=//p' | tr ',' ' '); do
+            add_module "$dep"
+        done
+        cp "$ko" "$ROOT/lib/modules/$name.ko"
+        echo "$name" >>"$ROOT/etc/modules-load"
+    }
+    for m in $DAVIT_BOOT_MODULES; do add_module "$m"; done
+fi
+
+# --- /init ----------------------------------------------------------------------
+cat >"$ROOT/etc/testbed.env" <<EOF
+ARCH=$ARCH
+CGROUP_MODE=$MODE
+NONCE=$NONCE
+EOF
+
+cat >"$ROOT/init" <<'EOF'
+#!/bin/busybox sh
+# davit ARM test bed init (generated by testbeds/arm/boot.sh)
+bb=/bin/busybox
+if [ "$1" != stage2 ]; then
+    # Stage 1 (initramfs rootfs): move everything into a tmpfs and switch_root,
+    # so that / is a real mount (pivot_root(2) refuses the initramfs rootfs).
+    $bb mkdir -p /proc /newroot
+    $bb mount -t proc proc /proc
+    $bb mount -t tmpfs -o mode=755 tmpfs /newroot
+    for f in /*; do
+        case $f in /newroot | /proc | /sys | /dev) continue ;; esac
+        $bb cp -a "$f" /newroot/
+    done
+    $bb mkdir -p /newroot/proc /newroot/sys /newroot/dev
+    $bb umount /proc
+    exec $bb switch_root /newroot /init stage2
+    echo "switch_root failed"; exec $bb sh
+fi
+$bb mount -t proc proc /proc
+$bb --install -s /bin
+export PATH=/payload:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=vt100
+. /etc/testbed.env
+mkdir -p /sys /dev /tmp /run /root /mnt /var/tmp /etc /sbin /usr/bin /usr/sbin
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm /dev/mqueue
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t mqueue mqueue /dev/mqueue 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755 tmpfs /run
+mount --make-rshared /
+[ -e /etc/passwd ] || printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >/etc/passwd
+[ -e /etc/group ] || printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >/etc/group
+hostname davit-testbed
+
+if [ "$CGROUP_MODE" = v2 ]; then
+    mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+    for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+        echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "testbed: cannot enable cgroup controller $c"
+    done
+else
+    mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+    for c in cpu,cpuacct cpuset memory devices freezer blkio pids; do
+        mkdir -p /sys/fs/cgroup/$c
+        mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || echo "testbed: cannot mount cgroup v1 $c"
+    done
+    ln -s cpu,cpuacct /sys/fs/cgroup/cpu
+    ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct
+fi
+
+for m in $(cat /etc/modules-load); do
+    insmod /lib/modules/$m.ko || echo "testbed: insmod $m failed"
+done
+
+echo "testbed: $(uname -srm), cgroup $CGROUP_MODE, $(grep -c ^processor /proc/cpuinfo) cpu(s), up $(cut -d' ' -f1 /proc/uptime)s"
+cd /payload
+ARCH=$ARCH CGROUP_MODE=$CGROUP_MODE PAYLOAD=/payload BUSYBOX=/bin/busybox sh /test.sh
+rc=$?
+echo "DAVIT-TESTBED-RESULT nonce=$NONCE rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+sync
+poweroff -f
+EOF
+chmod 755 "$ROOT/init" "$ROOT/test.sh"
+
+(cd "$ROOT" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$RUN/initrd.gz"
+
+# --- boot -----------------------------------------------------------------------
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+LOG=$ARM_CACHE/logs/boot-$ARCH-$MODE-$STAMP-$$.log
+ln -sfn "${LOG##*/}" "$ARM_CACHE/logs/boot-$ARCH-$MODE-latest.log"
+QEMU+=(-smp "$SMP" -m "$MEM" -nographic -monitor none -serial stdio -no-reboot -nic none
+    -kernel "$KDIR/vmlinuz" -initrd "$RUN/initrd.gz"
+    -append "console=ttyAMA0 rdinit=/init panic=-1 quiet loglevel=4 ${DAVIT_BOOT_APPEND:-}")
+log "booting $ARCH ($MODE, smp=$SMP, mem=$MEM, initrd $(du -k "$RUN/initrd.gz" | cut -f1)K, timeout ${TIMEOUT}s); log: $LOG"
+echo "# ${QEMU[*]}" >"$LOG"
+t0=$(date +%s%N)
+qrc=0
+if [[ ${DAVIT_BOOT_VERBOSE:-0} == 1 ]]; then
+    timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee -a "$LOG" >&2 || qrc=${PIPESTATUS[0]}
+else
+    timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >>"$LOG" 2>&1 || qrc=$?
+fi
+t1=$(date +%s%N)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+
+marker=$(tr -d '\r' <"$LOG" | grep -aoE "DAVIT-TESTBED-RESULT nonce=$NONCE rc=[0-9]+ uptime=[0-9.]+" | tail -n1 || true)
+if [[ -z $marker ]]; then
+    tail -n 40 "$LOG" >&2
+    why="no result marker"
+    ((qrc == 124 || qrc == 137)) && why="timeout after ${TIMEOUT}s"
+    echo "FAIL $ARCH $MODE: $why (qemu exit $qrc, ${secs}s); log: $LOG"
+    exit 2
+fi
+rc=$(sed -E 's/.* rc=([0-9]+).*/\1/' <<<"$marker")
+uptime=$(sed -E 's/.* uptime=([0-9.]+).*/\1/' <<<"$marker")
+if ((rc == 0)); then
+    echo "PASS $ARCH $MODE: test rc=0, ${secs}s wall (guest uptime ${uptime}s at result); log: $LOG"
+    exit 0
+fi
+tail -n 40 "$LOG" >&2
+echo "FAIL $ARCH $MODE: test rc=$rc, ${secs}s wall; log: $LOG"
+exit 1

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what davit needs on Debian/Ubuntu (as root), builds the static release binary and
+# a busybox bundle for the README's quick start.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+
+packages=(busybox-static libseccomp-dev pkg-config gcc runc crun jq)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust >= 1.88 (rustup)" >&2; exit 1; }
+
+echo "setup: building davit (release, static) into $CARGO_TARGET_DIR"
+CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build --release --locked --target "$DAVIT_HOST_TARGET" --manifest-path "$here/../Cargo.toml"
+"$here/size.sh"
+
+bundle="$DAVIT_CACHE/bundle"
+if [ ! -x "$bundle/rootfs/bin/busybox" ]; then
+  "$here/rootfs.sh" "$bundle/rootfs"
+fi
+echo "setup: davit is $DAVIT_BIN; a busybox bundle is in $bundle"

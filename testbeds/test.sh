@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# davit's test command (as root, after testbeds/setup.sh): the conformance suite against the
+# release binary, then every unit and integration test, which start real containers.
+# The test runner's summary is the last thing printed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+[ "$(id -u)" = 0 ] || { echo "test: run as root: the tests start real containers" >&2; exit 1; }
+
+failed=()
+"$here/conformance/run.sh" --check --runtime "$DAVIT_BIN" || failed+=(conformance)
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast --manifest-path "$here/../Cargo.toml" \
+    || failed+=(tests)
+else
+  cargo test --workspace --locked --no-fail-fast --manifest-path "$here/../Cargo.toml" \
+    || failed+=(tests)
+fi
+if ((${#failed[@]})); then
+  echo "test: failed: ${failed[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,269 @@
+//! Real bundles and the real binary, driven the way runc's users drive runc. Each test gets
+//! its own state root, bundle, container id and cgroup, so tests run in parallel.
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const DAVIT: &str = env!("CARGO_BIN_EXE_davit");
+pub const BUSYBOX: &str = "/bin/busybox";
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub id: String,
+    pub cgroup: String,
+}
+
+impl Bundle {
+    /// A busybox bundle whose process runs `args`, in cgroup `/davit-test/<id>`.
+    pub fn new(args: &[&str]) -> Bundle {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "these tests start real containers: run them as root"
+        );
+        assert!(
+            Path::new(BUSYBOX).exists(),
+            "{BUSYBOX} missing: run testbeds/setup.sh (installs busybox-static)"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("davit-test")
+            .tempdir()
+            .unwrap();
+        let rootfs = dir.path().join("rootfs");
+        for d in ["bin", "dev", "proc", "sys", "tmp", "etc"] {
+            fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+        let list = Command::new(BUSYBOX).arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                let _ = symlink("busybox", rootfs.join("bin").join(applet));
+            }
+        }
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let id = format!("t{}-{n}", std::process::id());
+        let root = dir.path().join("state");
+        let b = Bundle {
+            cgroup: format!("/davit-test/{id}"),
+            dir,
+            root,
+            id,
+        };
+        let out = b.davit(&["spec", "--bundle", b.path().to_str().unwrap()]);
+        assert!(out.status.success(), "davit spec: {}", stderr(&out));
+        b.edit(|c| {
+            c["process"]["args"] = json!(args);
+            c["linux"]["cgroupsPath"] = json!(b.cgroup);
+        });
+        b
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> Value {
+        serde_json::from_slice(&fs::read(self.path().join("config.json")).unwrap()).unwrap()
+    }
+
+    pub fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut c = self.config();
+        f(&mut c);
+        fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&c).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// `davit --root <this test's root> ARGS`, stdio captured.
+    pub fn davit(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(DAVIT);
+        c.arg("--root").arg(&self.root).args(args);
+        c.env_remove("RUST_BACKTRACE");
+        c
+    }
+
+    /// `davit create` with the container's stdio on files in the bundle: a pipe would stay
+    /// open as long as the container runs. Returns davit's status and its stderr.
+    pub fn create(&self, extra: &[&str]) -> (bool, String) {
+        let err_path = self.path().join("create.err");
+        let mut c = self.cmd(&["create", "--bundle", self.path().to_str().unwrap()]);
+        c.args(extra).arg(&self.id);
+        c.stdin(Stdio::null())
+            .stdout(File::create(self.path().join("create.out")).unwrap())
+            .stderr(File::create(&err_path).unwrap());
+        let status = c.status().unwrap();
+        (status.success(), fs::read_to_string(err_path).unwrap())
+    }
+
+    pub fn must(&self, args: &[&str]) -> Output {
+        let out = self.davit(args);
+        assert!(
+            out.status.success(),
+            "davit {args:?} failed: {}",
+            stderr(&out)
+        );
+        out
+    }
+
+    pub fn state(&self) -> Value {
+        let out = self.must(&["state", &self.id]);
+        serde_json::from_slice(&out.stdout).expect("state is JSON")
+    }
+
+    pub fn status(&self) -> String {
+        self.state()["status"].as_str().unwrap().to_owned()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.state()["pid"].as_i64().unwrap() as i32
+    }
+
+    /// The container's directory in one cgroup v1 controller, or in the v2 hierarchy.
+    pub fn cgroup_dir(&self, controller: &str) -> PathBuf {
+        if cgroup_v2() {
+            PathBuf::from(format!("/sys/fs/cgroup{}", self.cgroup))
+        } else {
+            PathBuf::from(format!("/sys/fs/cgroup/{controller}{}", self.cgroup))
+        }
+    }
+
+    /// Asserts that the container left nothing behind: no state, no cgroup, no process
+    /// carrying `marker` in its command line.
+    pub fn assert_nothing_left(&self, marker: &str) {
+        assert!(
+            !self.root.join(&self.id).exists(),
+            "state directory of {} left behind",
+            self.id
+        );
+        for ctl in ["memory", "pids", "freezer", "cpu", "devices"] {
+            let d = self.cgroup_dir(ctl);
+            assert!(!d.exists(), "cgroup {} left behind", d.display());
+        }
+        let left: Vec<String> = processes_with(marker)
+            .iter()
+            .map(|p| {
+                let status = fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+                format!(
+                    "{p}: {}",
+                    status.lines().take(7).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        assert!(
+            left.is_empty(),
+            "processes with {marker:?} left behind: {left:?}"
+        );
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = self.davit(&["delete", "--force", &self.id]);
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Pids whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(cmd) = fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Waits for a condition that another process brings about, failing after `secs`.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Blocks until process `pid` (not our child) has exited, via a pidfd.
+pub fn wait_exit(pid: i32, secs: u64) {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return; // already gone
+    }
+    let mut pfd = libc::pollfd {
+        fd: fd as i32,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, (secs * 1000) as i32) };
+    // SAFETY: fd was returned by pidfd_open above.
+    unsafe { libc::close(fd as i32) };
+    assert_eq!(n, 1, "process {pid} did not exit within {secs}s");
+}
+
+/// Checks a state document against runtime-spec's State schema (schema/state-schema.json).
+pub fn assert_state_schema(s: &Value) {
+    let obj = s.as_object().expect("state is an object");
+    for key in ["ociVersion", "id", "status", "bundle"] {
+        assert!(obj.contains_key(key), "state lacks required {key}: {s}");
+    }
+    assert!(s["ociVersion"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(s["id"].as_str().is_some_and(|v| !v.is_empty()));
+    let status = s["status"].as_str().unwrap();
+    assert!(
+        ["creating", "created", "running", "stopped"].contains(&status),
+        "status {status:?} is not one of the spec's"
+    );
+    assert!(
+        s["bundle"].as_str().is_some_and(|b| b.starts_with('/')),
+        "bundle must be an absolute path: {s}"
+    );
+    if let Some(pid) = obj.get("pid") {
+        assert!(pid.as_i64().is_some_and(|p| p >= 0), "pid: {pid}");
+    }
+    if matches!(status, "created" | "running") {
+        assert!(
+            s["pid"].as_i64().is_some_and(|p| p > 0),
+            "pid required: {s}"
+        );
+    }
+    if let Some(a) = obj.get("annotations") {
+        assert!(
+            a.as_object()
+                .is_some_and(|m| m.values().all(Value::is_string))
+        );
+    }
+}
