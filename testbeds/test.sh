@@ -7,8 +7,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 [ "$(id -u)" = 0 ] || { echo "test: run as root: the tests start real containers" >&2; exit 1; }
 
+# Containers a killed earlier run left in the tests' cgroups would confuse its checks.
+for cg in /sys/fs/cgroup/*/davit-test/*/ /sys/fs/cgroup/davit-test/*/; do
+  [ -d "$cg" ] || continue
+  xargs -r kill -9 <"$cg/cgroup.procs" 2>/dev/null
+  rmdir "$cg" 2>/dev/null
+done
+
 failed=()
 "$here/conformance/run.sh" --check --runtime "$DAVIT_BIN" || failed+=(conformance)
+"$here/clients/run.sh" "$DAVIT_BIN" || failed+=(clients)
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast --manifest-path "$here/../Cargo.toml" \

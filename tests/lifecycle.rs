@@ -185,16 +185,26 @@ fn exec_with_a_process_json() {
 
 #[test]
 fn run_in_the_foreground_forwards_signals_and_reports_death_by_signal() {
-    // TERM sent to `davit run` reaches the container, which traps it.
-    let b = Bundle::new(&["sh", "-c", "trap 'exit 42' TERM; sleep 31344 & wait"]);
+    use std::io::BufRead;
+
+    // TERM sent to `davit run` reaches the container, which traps it. The container says
+    // "ready" on its stdout (davit's, in the foreground) once the trap is set.
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; echo ready; sleep 31344 & wait",
+    ]);
     let mut child = b
         .cmd(&["run", "--bundle", b.path().to_str().unwrap(), &b.id])
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(10, "sleep 31344 to run", || {
-        !processes_with("sleep 31344").is_empty()
-    });
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -204,15 +214,18 @@ fn run_in_the_foreground_forwards_signals_and_reports_death_by_signal() {
     b.assert_nothing_left("sleep 31344");
 
     // KILL from `davit kill` ends it: exit code 128+9, as a shell reports it.
-    let b = Bundle::new(&["sleep", "31345"]);
+    let b = Bundle::new(&["sh", "-c", "echo ready; exec sleep 31345"]);
     let mut child = b
         .cmd(&["run", "--bundle", b.path().to_str().unwrap(), &b.id])
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(10, "sleep 31345 to run", || {
-        !processes_with("sleep 31345").is_empty()
-    });
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
     b.must(&["kill", &b.id, "KILL"]);
     assert_eq!(child.wait().unwrap().code(), Some(137));
     b.assert_nothing_left("sleep 31345");

@@ -91,7 +91,8 @@ impl Runtime {
         if opts.detach {
             return Ok(0);
         }
-        run::wait_forwarding_signals(pid)
+        // The process was forked with the caller's signal mask; only now can davit block.
+        run::SignalsBlocked::new()?.wait_forwarding(pid)
     }
 }
 

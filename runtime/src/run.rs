@@ -19,17 +19,27 @@ impl Runtime {
             ..opts.clone()
         };
         let container = self.create(id, &opts)?;
+        // Block before start, after create: the container's init was forked with the
+        // caller's mask (libcontainer does not reset it), and from start on every signal
+        // sent to us must be forwarded, not acted on.
+        let blocked = if detach {
+            None
+        } else {
+            Some(SignalsBlocked::new()?)
+        };
         if let Err(e) = self.start(id) {
+            drop(blocked);
             let _ = self.delete(id, true);
             return Err(e);
         }
-        if detach {
+        let Some(blocked) = blocked else {
             return Ok(0);
-        }
+        };
         let pid = container
             .pid()
             .ok_or_else(|| Error::Json("container has no pid after create".into()))?;
-        let code = wait_forwarding_signals(pid);
+        let code = blocked.wait_forwarding(pid);
+        drop(blocked);
         if !keep {
             let deleted = self.delete(id, true);
             return code.and_then(|c| deleted.map(|()| c));
@@ -44,28 +54,46 @@ pub(crate) fn become_subreaper() -> Result<()> {
     nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::sys("become child subreaper", e))
 }
 
-/// Waits for `pid` to exit, forwarding the signals this process receives to it, as runc does
-/// in the foreground. Returns its exit code, or 128+signal.
-pub(crate) fn wait_forwarding_signals(pid: Pid) -> Result<i32> {
-    let all = SigSet::all();
-    let old = all
-        .thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)
-        .map_err(|e| Error::sys("block signals", e))?;
-    let result = (|| loop {
-        // Reap first: the child may have exited before signals were blocked, and that
-        // SIGCHLD is gone.
-        if let Some(code) = reap(pid)? {
-            return Ok(code);
-        }
-        match all.wait().map_err(|e| Error::sys("wait for signals", e))? {
-            Signal::SIGCHLD | Signal::SIGURG | Signal::SIGWINCH => {}
-            sig => {
-                let _ = signal::kill(pid, sig);
+/// Every signal blocked for this thread until dropped, so that they can be waited for and
+/// passed on to the container instead of acting on davit.
+pub(crate) struct SignalsBlocked {
+    old: SigSet,
+}
+
+impl SignalsBlocked {
+    pub(crate) fn new() -> Result<Self> {
+        let old = SigSet::all()
+            .thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)
+            .map_err(|e| Error::sys("block signals", e))?;
+        Ok(SignalsBlocked { old })
+    }
+
+    /// Waits for `pid` to exit, forwarding the signals this process receives to it, as runc
+    /// does in the foreground. Returns its exit code, or 128+signal.
+    pub(crate) fn wait_forwarding(&self, pid: Pid) -> Result<i32> {
+        loop {
+            // Reap first: the child may have exited before signals were blocked, and that
+            // SIGCHLD is gone.
+            if let Some(code) = reap(pid)? {
+                return Ok(code);
+            }
+            match SigSet::all()
+                .wait()
+                .map_err(|e| Error::sys("wait for signals", e))?
+            {
+                Signal::SIGCHLD | Signal::SIGURG | Signal::SIGWINCH => {}
+                sig => {
+                    let _ = signal::kill(pid, sig);
+                }
             }
         }
-    })();
-    let _ = old.thread_set_mask();
-    result
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        let _ = self.old.thread_set_mask();
+    }
 }
 
 /// Reaps every exited child; `Some(code)` once `pid` is among them.

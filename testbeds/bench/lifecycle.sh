@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs inside the private mount namespace that run.sh starts (unshare --mount): times the
+# container lifecycle of davit, crun and runc twice, with hyperfine (one invocation, all
+# commands) and with a round-robin loop (roundrobin.py) as a cross-check.
+# Needs BENCH_WORK (bundles), BENCH_DAVIT, BENCH_RUNS, BENCH_WARMUP, BENCH_ROUNDS, BENCH_COLD_SLEEP.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+work=${BENCH_WORK:?} davit=${BENCH_DAVIT:?}
+
+# Hide the cgroup2 mount of a hybrid layout (crun: "cgroups in hybrid mode not supported").
+unified=/sys/fs/cgroup/unified
+if [ "$(stat -f -c %T "$unified" 2>/dev/null)" = cgroup2fs ] && [ -e /sys/fs/cgroup/pids/cgroup.procs ]; then
+  mount -t tmpfs -o size=4k,mode=755 bench-hide-unified "$unified"
+  echo "cgroup layout seen by the runtimes: v1 only ($unified hidden by an empty tmpfs)" \
+    >"$work/layout-seen"
+else
+  echo "cgroup layout seen by the runtimes: the host's (nothing hidden)" >"$work/layout-seen"
+fi
+
+# A dummy cgroup: a write to its cgroup.procs just before a run makes that run "warm".
+# On cgroup v1 the first cgroup.procs write after ~100 ms without one costs the kernel ~11-15 ms
+# (cgroup_threadgroup_rwsem waits for an RCU grace period), later ones ~0.1 ms.
+cg_mount=$(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+warm_cg="$cg_mount/davit-bench-warm"
+mkdir -p "$warm_cg"
+warm="echo \$\$ > $warm_cg/cgroup.procs"
+cold="sleep $BENCH_COLD_SLEEP"
+export BENCH_WARM_CG="$warm_cg"
+
+declare -A bin=([davit]="$davit" [crun]="$(command -v crun)" [runc]="$(command -v runc)")
+runtimes=(davit crun runc)
+id=bench
+leftovers=""
+for rt in "${runtimes[@]}"; do
+  mkdir -p "/run/davit-bench/$rt"
+  leftovers+="${bin[$rt]} --root /run/davit-bench/$rt delete --force $id >/dev/null 2>&1; "
+done
+leftovers+="true"
+
+cleanup() {
+  sh -c "$leftovers"
+  rmdir "$warm_cg" 2>/dev/null || true
+  for d in /sys/fs/cgroup/*/bench /sys/fs/cgroup/bench; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  rm -rf /run/davit-bench
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+sh -c "$leftovers"
+
+# One hyperfine invocation, 12 commands: {davit, crun, runc} x {create;start;delete, run;delete}
+# x {warm, cold}. hyperfine runs each command's runs back to back, so the warm/cold state is set
+# by the per-command --prepare, not by whatever ran before. `delete --force` everywhere: start of
+# /bin/true returns while the process may still be exiting, and a plain delete would race with it.
+args=()
+for mode in warm cold; do
+  for case in lifecycle run; do
+    for rt in "${runtimes[@]}"; do
+      r="${bin[$rt]} --root /run/davit-bench/$rt"
+      b="$work/bundle-$rt"
+      if [ "$case" = lifecycle ]; then
+        cmd="$r create --bundle $b $id && $r start $id && $r delete --force $id"
+      else
+        cmd="$r run --bundle $b $id && $r delete --force $id"
+      fi
+      [ "$mode" = warm ] && prep=$warm || prep=$cold
+      args+=(--command-name "$rt $case $mode" --prepare "$prep" "$cmd")
+    done
+  done
+done
+hyperfine --style basic --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --setup "$leftovers" \
+  --export-json "$work/hyperfine.json" "${args[@]}"
+
+# Cross-check: every round runs all 12 (runtime, case, mode) cycles in a shuffled order.
+/usr/bin/python3 "$here/roundrobin.py"

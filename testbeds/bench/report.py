@@ -1,0 +1,333 @@
+#!/usr/bin/python3
+"""Writes RESULTS.md (argv[1]) and the chart data (argv[2]) from run.sh's raw results.
+
+Reads $BENCH_WORK/hyperfine.json, $BENCH_WORK/roundrobin.json and the BENCH_* environment that
+run.sh exports; measures binary sizes and describes the machine itself.
+"""
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+out_md, out_dat = sys.argv[1], sys.argv[2]
+env = os.environ
+work = env["BENCH_WORK"]
+here = os.path.dirname(os.path.abspath(__file__))
+repo = os.path.dirname(os.path.dirname(here))
+cache = env.get("DAVIT_CACHE", "/var/cache/davit")
+RUNTIMES = ("davit", "crun", "runc")
+CASES = (("lifecycle", "`create; start; delete -f`"), ("run", "`run; delete -f`"))
+MODES = ("warm", "cold")
+
+
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def quantile(v, q):
+    v = sorted(v)
+    pos = (len(v) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def stats(times):
+    ms = [t * 1e3 for t in times]
+    n = len(ms)
+    mean = sum(ms) / n
+    sd = (sum((x - mean) ** 2 for x in ms) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    return {"n": n, "median": quantile(ms, 0.5), "p25": quantile(ms, 0.25),
+            "p75": quantile(ms, 0.75), "min": min(ms), "max": max(ms), "mean": mean, "sd": sd}
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+hyper = {r["command"]: stats(r["times"]) for r in load(f"{work}/hyperfine.json")["results"]}
+rr = {k: stats(v) for k, v in load(f"{work}/roundrobin.json").items()}
+
+
+def latency_table(data, title_note):
+    lines = [f"| cycle | {' | '.join(RUNTIMES)} |", "|---|" + "---|" * len(RUNTIMES)]
+    for case, label in CASES:
+        for mode in MODES:
+            crun = data[f"crun {case} {mode}"]["median"]
+            cells = []
+            for rt in RUNTIMES:
+                s = data[f"{rt} {case} {mode}"]
+                ratio = s["median"] / crun
+                r = f"**{ratio:.2f}x**" if rt == "davit" else f"{ratio:.2f}x"
+                cells.append(f"{s['median']:.1f} ms ({s['p25']:.1f}–{s['p75']:.1f}) {r}")
+            lines.append(f"| {label} {mode} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Cells: median (interquartile range p25–p75), then the ratio of medians to crun. {title_note}")
+    return "\n".join(lines)
+
+
+def detail_table(data):
+    lines = ["| runtime | cycle | runs | median | mean ± sd | min – max |", "|---|---|---|---|---|---|"]
+    for case, label in CASES:
+        for mode in MODES:
+            for rt in RUNTIMES:
+                s = data[f"{rt} {case} {mode}"]
+                lines.append(f"| {rt} | {label} {mode} | {s['n']} | {s['median']:.2f} ms | "
+                             f"{s['mean']:.2f} ± {s['sd']:.2f} ms | {s['min']:.2f} – {s['max']:.2f} ms |")
+    return "\n".join(lines)
+
+
+# ---- chart data: one line per (case, mode), median and IQR per runtime (hyperfine) ----
+with open(out_dat, "w") as f:
+    f.write("# cycle  " + "  ".join(f"{rt}_median {rt}_p25 {rt}_p75" for rt in RUNTIMES) + "  (ms)\n")
+    for case, _ in CASES:
+        name = "create;start;delete" if case == "lifecycle" else "run;delete"
+        for mode in MODES:
+            vals = []
+            for rt in RUNTIMES:
+                s = hyper[f"{rt} {case} {mode}"]
+                vals += [s["median"], s["p25"], s["p75"]]
+            f.write(f'"{name} ({mode})" ' + " ".join(f"{v:.3f}" for v in vals) + "\n")
+
+
+# ---- machine ----
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def cgroup_layout():
+    v1, v2 = [], []
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype, opts = line.split()[:4]
+            if fstype == "cgroup":
+                ctrl = [o for o in opts.split(",") if o not in ("rw", "ro", "relatime", "nosuid",
+                                                                "nodev", "noexec", "clone_children")]
+                v1.append("+".join(ctrl))
+            elif fstype == "cgroup2":
+                try:
+                    with open(os.path.join(mnt, "cgroup.controllers")) as c:
+                        ctrls = c.read().split()
+                except OSError:
+                    ctrls = []
+                v2.append(f"{mnt} (controllers: {' '.join(ctrls) or 'none'})")
+    if v1 and v2:
+        kind = "hybrid"
+    elif v2:
+        kind = "unified (cgroup v2 only)"
+    else:
+        kind = "legacy (cgroup v1 only)"
+    parts = [kind]
+    if v1:
+        parts.append("v1: " + ", ".join(v1))
+    if v2:
+        parts.append("cgroup2 at " + "; ".join(v2))
+    return "; ".join(parts)
+
+
+def os_name():
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "unknown"
+
+
+def mem_total():
+    with open("/proc/meminfo") as f:
+        kb = int(f.readline().split()[1])
+    return f"{kb / 1048576:.1f} GiB"
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+nproc = os.cpu_count()
+cpu = cpu_model()
+kernel = platform.release()
+davit = env["BENCH_DAVIT"]
+git_rev = sh("git", "-C", repo, "rev-parse", "--short", "HEAD") or "unknown"
+git_dirty = " (with uncommitted changes)" if sh("git", "-C", repo, "status", "--porcelain", "--untracked-files=no") else ""
+layout_seen = open(f"{work}/layout-seen").read().strip()
+
+with open(f"{work}/subtitle", "w") as f:
+    subtitle = (f"{env['BENCH_DATE']} - {nproc} x {cpu}, Linux {kernel}, "
+                f"load {env['BENCH_LOAD_START'].split()[0]} - hyperfine median, bars: IQR")
+    f.write(subtitle.replace("'", ""))
+
+
+# ---- sizes ----
+def mb(n):
+    return f"{n / 1e6:.2f} MB"
+
+
+def ldd_libs(path):
+    libs = []
+    for line in sh("ldd", path).splitlines():
+        m = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
+        if m:
+            libs.append(os.path.realpath(m.group(1)))
+    return libs
+
+
+def describe(path):
+    d = sh("file", "-b", "-L", path)
+    link = "static" if "static" in d else "dynamic"
+    stripped = "stripped" if re.search(r"(?<!not )stripped", d) else "not stripped"
+    return link, stripped
+
+
+size_rows = []
+crun_total = None
+davit_host = env.get("DAVIT_BIN", davit)
+for arch, triple in (("x86_64", "x86_64-unknown-linux-gnu"), ("aarch64", "aarch64-unknown-linux-gnu"),
+                     ("armv7", "armv7-unknown-linux-gnueabihf")):
+    p = davit_host if arch == "x86_64" else f"{cache}/target/{triple}/release/davit"
+    if os.path.isfile(p):
+        n = os.path.getsize(p)
+        link, stripped = describe(p)
+        size_rows.append([f"davit ({arch})", n, f"{link}, {stripped}; `{p}`"])
+    else:
+        size_rows.append([f"davit ({arch})", None, f"not built (`{p}`)"])
+for name in ("runc", "crun"):
+    p = sh("sh", "-c", f"command -v {name}")
+    n = os.path.getsize(p)
+    link, stripped = describe(p)
+    libs = ldd_libs(p)
+    libsum = sum(os.path.getsize(x) for x in libs)
+    ver = sh(p, "--version").splitlines()[0]
+    size_rows.append([f"{name} (x86_64)", n, f"{ver}; {link}, {stripped}; `{p}`"])
+    if libs:
+        names = ", ".join(os.path.basename(x) for x in libs)
+        size_rows.append([f"{name} + its {len(libs)} shared libs", n + libsum,
+                          f"libs {mb(libsum)} (`ldd`, resolved): {names}"])
+    if name == "crun":
+        crun_total = (n, n + libsum)
+size_rows.append(["youki 0.7.0 (x86_64)", 11.6e6,
+                  "**reported, not measured**: not installable here (not packaged in Debian 12); "
+                  "11.6 MB, default features, not stripped, from shared/baselines.md"])
+
+
+def size_table():
+    lines = ["| binary | size | vs crun alone | vs crun + libs | notes |", "|---|---|---|---|---|"]
+    for name, n, note in size_rows:
+        if n is None:
+            lines.append(f"| {name} | not built | | | {note} |")
+        else:
+            lines.append(f"| {name} | {mb(n)} ({int(n)} B) | {n / crun_total[0]:.1f}x | "
+                         f"{n / crun_total[1]:.2f}x | {note} |")
+    return "\n".join(lines)
+
+
+# ---- verdict ----
+def verdict(data, method):
+    out = []
+    for mode in MODES:
+        r = data[f"davit lifecycle {mode}"]["median"] / data[f"crun lifecycle {mode}"]["median"]
+        out.append(f"{mode} {r:.2f}x ({'met' if r <= 1.0 else 'not met'})")
+    return f"{method}: " + ", ".join(out)
+
+
+runs = hyper["davit lifecycle warm"]["n"]
+rounds = rr["davit lifecycle warm"]["n"]
+md = f"""# davit benchmarks
+
+Written by `testbeds/bench/run.sh` on {env['BENCH_DATE']}. Do not edit by hand: re-run the script.
+
+**Machine**: {nproc} CPUs ({cpu}), {mem_total()} RAM, {os_name()}, Linux {kernel}.
+cgroup layout: {cgroup_layout()}. {layout_seen}.
+Load average (1/5/15 min) at start: {env['BENCH_LOAD_START']}; at end: {env['BENCH_LOAD_END']}
+(a noisy VM, shared with compiles: compare the runtimes with each other, not across runs).
+Measurement took {env['BENCH_ELAPSED']} s.
+
+**Binaries**: {sh(davit, '--version').splitlines()[0]} (sha256 `{sha256(davit)[:16]}…`, repo at
+`{git_rev}`{git_dirty}); {sh('crun', '--version').splitlines()[0]}; {sh('runc', '--version').splitlines()[0]};
+{sh('hyperfine', '--version')}. `RUST_BACKTRACE` unset (it costs davit ~1.2 ms per run).
+
+## 1. Lifecycle latency
+
+A busybox container running `/bin/true` (`terminal: false`, read-only rootfs shared by all
+runtimes; each runtime has its own bundle directory whose `config.json` differs only in
+`linux.cgroupsPath` = `/bench/<runtime>`, and its own `--root` state directory).
+
+Goal: davit <= 1.0x crun for `create; start; delete`.
+{verdict(hyper, "hyperfine")}; {verdict(rr, "round-robin")}.
+
+![latency chart](latency.svg)
+
+### hyperfine ({runs} runs per command after {env['BENCH_WARMUP']} warm-up runs, one invocation)
+
+{latency_table(hyper, "hyperfine subtracts the spawn time of its `sh -c`.")}
+
+### Round-robin cross-check ({rounds} rounds)
+
+{latency_table(rr, "Each round runs all 12 cycles in a shuffled order, the commands spawned directly by Python (no shell) and timed with `perf_counter_ns`.")}
+
+### How it is measured, and why
+
+- **Same cgroup layout for all**: crun 1.8.1 refuses this host's hybrid layout ("cgroups in
+  hybrid mode not supported"), so the whole measurement (hyperfine and the round-robin loop)
+  runs inside `unshare --mount --propagation private` with an empty tmpfs mounted over
+  `/sys/fs/cgroup/unified`. davit and runc run with either layout; all three see the v1 one.
+- **Warm and cold**: on cgroup v1 the first `cgroup.procs` write after ~100 ms without any
+  costs the kernel ~11-15 ms (every runtime alike); later writes ~0.1 ms. hyperfine runs each
+  command's runs back to back, so without control, whichever command happens to run right
+  after another cgroup write wins. Each command therefore has its own `--prepare`:
+  *warm* writes the preparing shell's pid to a dummy cgroup's `cgroup.procs` just before each
+  run (the runtime's own cgroup writes are then cheap); *cold* sleeps {env['BENCH_COLD_SLEEP']} s
+  before each run (no cgroup write), so the runtime pays the slow first write itself. Real use
+  sees both: a burst of container starts is warm, a lone start on an idle board is cold.
+- **Cleanup**: a fixed container id per runtime (`bench`); the command deletes its own
+  container, and hyperfine's `--setup` deletes leftovers of an interrupted run.
+  `delete --force` for every runtime: `start` of `/bin/true` returns while the process may still
+  be exiting, and a plain `delete` of a not-yet-stopped container fails.
+  The steps are chained with `&&` so a failing step fails the benchmark instead of being timed.
+- **Interleaving**: hyperfine cannot interleave commands, so the round-robin table repeats
+  the measurement with every round running all runtimes in a shuffled order: load drift on
+  this noisy machine hits all runtimes alike. Its absolute numbers differ from hyperfine's by
+  the spawn method; compare the ratios.
+- The benchmarked davit is a copy of `$DAVIT_BIN` taken at the start (a concurrent build may
+  replace the original). Raw data: `$DAVIT_CACHE/bench/` (`hyperfine.json`, `roundrobin.json`).
+
+### All samples (hyperfine)
+
+{detail_table(hyper)}
+
+### All samples (round-robin)
+
+{detail_table(rr)}
+
+## 2. Not yet: needs the supervisor/update layer
+
+## 3. Not yet: needs the supervisor/update layer
+
+## 4. Binary size
+
+Stripped release binaries; MB = 10^6 bytes. crun is measured alone and with the shared
+libraries `ldd` resolves for it (libc included, although other programs share it).
+
+{size_table()}
+
+## 5. Not yet: needs the supervisor/update layer
+"""
+with open(out_md, "w") as f:
+    f.write(md)

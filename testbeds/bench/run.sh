@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The benchmark entry point: testbeds/bench/run.sh (as root, on Debian/Ubuntu).
+# Installs the peers (runc, crun) and tools from Debian, times the container lifecycle of davit,
+# crun and runc, measures binary sizes, and writes testbeds/bench/RESULTS.md + latency.svg.
+# Raw data (hyperfine JSON, round-robin samples, logs) goes to $DAVIT_CACHE/bench/.
+# Knobs: BENCH_RUNS (hyperfine runs per command, default 60), BENCH_WARMUP (5),
+# BENCH_ROUNDS (round-robin rounds, 60), BENCH_COLD_SLEEP (idle seconds before a cold run, 0.2).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../env.sh"   # DAVIT_CACHE, DAVIT_BIN; unsets RUST_BACKTRACE (~1.2 ms per davit run)
+started=$(date +%s)
+
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (containers, cgroups, mount namespaces)" >&2; exit 1; }
+
+packages=(runc crun hyperfine gnuplot-nox jq python3 busybox-static util-linux file)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bench: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+[ -x "$DAVIT_BIN" ] || { echo "bench: $DAVIT_BIN not built: run testbeds/setup.sh" >&2; exit 1; }
+
+export BENCH_RUNS=${BENCH_RUNS:-60} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-60}
+export BENCH_COLD_SLEEP=${BENCH_COLD_SLEEP:-0.2}
+export BENCH_LOAD_START
+BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+export BENCH_DATE
+BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+# Work directory, outside the clone: raw results stay there for inspection.
+work="$DAVIT_CACHE/bench"
+export BENCH_WORK="$work"
+rm -rf "$work" && mkdir -p "$work"
+# Benchmark a copy: a cargo build running meanwhile may replace the binary under $DAVIT_BIN.
+cp "$DAVIT_BIN" "$work/davit"
+export BENCH_DAVIT="$work/davit"
+
+# One read-only busybox rootfs; one bundle per runtime, identical except linux.cgroupsPath
+# (/bench/<runtime>), so each runtime's cgroups are at comparable paths.
+"$here/../rootfs.sh" "$work/rootfs"
+"$BENCH_DAVIT" spec --bundle "$work"
+for rt in davit crun runc; do
+  mkdir -p "$work/bundle-$rt"
+  jq --arg cg "/bench/$rt" --arg root "$work/rootfs" \
+    '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root
+     | .root.readonly = true | .linux.cgroupsPath = $cg' \
+    "$work/config.json" >"$work/bundle-$rt/config.json"
+done
+
+# The hybrid cgroup layout of this host (v1 controllers + a cgroup2 mount at
+# /sys/fs/cgroup/unified) makes crun 1.8.1 refuse to run. Every measurement therefore runs in a
+# private mount namespace where an empty tmpfs hides that cgroup2 mount: all runtimes see the
+# same (v1) layout. lifecycle.sh mounts it; nothing leaks to the host.
+echo "bench: lifecycle latency (hyperfine + round-robin); load $BENCH_LOAD_START"
+unshare --mount --propagation private "$here/lifecycle.sh" 2>&1 | tee "$work/lifecycle.log"
+
+export BENCH_LOAD_END
+BENCH_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+export BENCH_ELAPSED=$(( $(date +%s) - started ))
+/usr/bin/python3 "$here/report.py" "$here/RESULTS.md" "$work/latency.dat"
+gnuplot -e "datafile='$work/latency.dat'; outfile='$here/latency.svg'; subtitle='$(cat "$work/subtitle")'" \
+  "$here/latency.gp"
+echo "bench: wrote $here/RESULTS.md and $here/latency.svg in $(( $(date +%s) - started )) s" \
+  "(raw data in $work)"
