@@ -8,7 +8,7 @@
 #   CGROUP_MODE  v2: cgroup2 at /sys/fs/cgroup (nsdelegate), every available
 #                    controller enabled in the root's cgroup.subtree_control
 #                v1: tmpfs at /sys/fs/cgroup, one v1 hierarchy per directory:
-#                    cpu,cpuacct (+ cpu, cpuacct symlinks) cpuset memory devices
+#                    cpu cpuacct cpuset memory devices
 #                    freezer blkio pids
 #   PAYLOAD_DIR  directory copied to /payload in the guest ("-" for none);
 #                /payload is first in PATH and the test's working directory
@@ -148,13 +148,13 @@ if [ "$CGROUP_MODE" = v2 ]; then
         echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "testbed: cannot enable cgroup controller $c"
     done
 else
+    # One hierarchy per controller, as on davit's development host. (systemd's co-mounted
+    # cpu,cpuacct breaks libcontainer 0.7's cgroup-namespaced /sys/fs/cgroup mount: EINVAL.)
     mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-    for c in cpu,cpuacct cpuset memory devices freezer blkio pids; do
+    for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
         mkdir -p /sys/fs/cgroup/$c
         mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || echo "testbed: cannot mount cgroup v1 $c"
     done
-    ln -s cpu,cpuacct /sys/fs/cgroup/cpu
-    ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct
 fi
 
 for m in $(cat /etc/modules-load); do

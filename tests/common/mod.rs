@@ -11,8 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const DAVIT: &str = env!("CARGO_BIN_EXE_davit");
 pub const BUSYBOX: &str = "/bin/busybox";
+
+/// The binary under test: cargo's, or `DAVIT_TEST_BIN` where the tests run away from their build
+/// (the cross-built tests inside the ARM boards).
+pub fn davit_bin() -> String {
+    std::env::var("DAVIT_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_davit").to_owned())
+}
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
@@ -91,7 +96,7 @@ impl Bundle {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(DAVIT);
+        let mut c = Command::new(davit_bin());
         c.arg("--root").arg(&self.root).args(args);
         c.env_remove("RUST_BACKTRACE");
         c
