@@ -183,17 +183,10 @@ fn exec_with_a_process_json() {
     assert_eq!(stdout(&out).trim(), "yes");
 }
 
-#[test]
-fn run_in_the_foreground_forwards_signals_and_reports_death_by_signal() {
+/// `davit run` in the foreground, returned once the container printed "ready" on its
+/// stdout (which is davit's stdout in the foreground).
+fn run_until_ready(b: &Bundle) -> std::process::Child {
     use std::io::BufRead;
-
-    // TERM sent to `davit run` reaches the container, which traps it. The container says
-    // "ready" on its stdout (davit's, in the foreground) once the trap is set.
-    let b = Bundle::new(&[
-        "sh",
-        "-c",
-        "trap 'exit 42' TERM; echo ready; sleep 31344 & wait",
-    ]);
     let mut child = b
         .cmd(&["run", "--bundle", b.path().to_str().unwrap(), &b.id])
         .stdin(std::process::Stdio::null())
@@ -205,6 +198,18 @@ fn run_in_the_foreground_forwards_signals_and_reports_death_by_signal() {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line, "ready\n");
+    child
+}
+
+#[test]
+fn run_in_the_foreground_forwards_signals_and_reports_death_by_signal() {
+    // TERM sent to `davit run` reaches the container, which traps it (set before "ready").
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; echo ready; sleep 31344 & wait",
+    ]);
+    let mut child = run_until_ready(&b);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -215,18 +220,69 @@ fn run_in_the_foreground_forwards_signals_and_reports_death_by_signal() {
 
     // KILL from `davit kill` ends it: exit code 128+9, as a shell reports it.
     let b = Bundle::new(&["sh", "-c", "echo ready; exec sleep 31345"]);
-    let mut child = b
-        .cmd(&["run", "--bundle", b.path().to_str().unwrap(), &b.id])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "ready\n");
+    let mut child = run_until_ready(&b);
     b.must(&["kill", &b.id, "KILL"]);
     assert_eq!(child.wait().unwrap().code(), Some(137));
     b.assert_nothing_left("sleep 31345");
+}
+
+#[test]
+fn features_and_version() {
+    let b = Bundle::new(&["true"]);
+    let out = b.must(&["features"]);
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert!(
+        f["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == "poststart")
+    );
+    let caps = f["linux"]["capabilities"].as_array().unwrap();
+    assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{caps:?}");
+    assert_eq!(f["linux"]["cgroup"]["v1"], true);
+    assert_eq!(f["linux"]["cgroup"]["v2"], true);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+
+    let out = b.must(&["--version"]);
+    let text = stdout(&out);
+    assert!(text.starts_with("davit "), "{text}");
+    assert!(text.contains("spec: 1."), "{text}");
+}
+
+#[test]
+fn state_can_be_read_while_another_process_changes_the_container() {
+    // Readers take a shared lock, writers an exclusive one: a `state` racing `pause`,
+    // `resume` and `kill` always reads a whole state.json.
+    let b = Bundle::new(&["sleep", "31346"]);
+    assert!(b.create(&[]).0);
+    b.must(&["start", &b.id]);
+    let writer = {
+        let root = b.root.clone();
+        let id = b.id.clone();
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                for op in ["pause", "resume"] {
+                    let st = std::process::Command::new(davit_bin())
+                        .arg("--root")
+                        .arg(&root)
+                        .args([op, id.as_str()])
+                        .status()
+                        .unwrap();
+                    assert!(st.success(), "{op}");
+                }
+            }
+        })
+    };
+    while !writer.is_finished() {
+        let s = b.state();
+        assert!(
+            ["running", "paused"].contains(&s["status"].as_str().unwrap()),
+            "{s}"
+        );
+    }
+    writer.join().unwrap();
+    b.must(&["delete", "--force", &b.id]);
+    b.assert_nothing_left("sleep 31346");
 }

@@ -31,7 +31,7 @@ impl Runtime {
     /// Starts a process in the container. Detached, returns 0 once it runs; otherwise waits
     /// and returns its exit code (128+signal when killed, as a shell reports it).
     pub fn exec(&self, id: &str, opts: ExecOptions) -> Result<i32> {
-        let container = self.load(id)?;
+        let (container, lock) = self.load(id)?;
         let ok = match container.status() {
             ContainerStatus::Running => true,
             ContainerStatus::Paused => opts.ignore_paused,
@@ -84,6 +84,8 @@ impl Runtime {
             })
             .and_then(|b| b.build())
             .map_err(|e| Error::container("exec in", id, e))?;
+        // Held only until the process exists: a foreground exec must not block kill or delete.
+        drop(lock);
         if let Some(path) = &opts.pid_file {
             fsutil::write_atomic(path, pid.to_string().as_bytes())
                 .map_err(|e| Error::io("write pid file", path, e))?;

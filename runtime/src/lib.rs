@@ -63,14 +63,12 @@ impl Runtime {
         self.root.join(id)
     }
 
-    /// Loads a container's state and refreshes its status from the live process.
-    fn load(&self, id: &str) -> Result<Container> {
-        validate_id(id)?;
-        let dir = self.container_dir(id);
-        if !dir.join("state.json").exists() {
-            return Err(Error::NotFound(id.to_owned()));
-        }
-        Container::load(dir).map_err(|e| Error::container("load", id, e))
+    /// Loads a container to read it, holding a shared lock on its state directory until the
+    /// returned guard drops: libcontainer rewrites state.json in place, so a reader must not
+    /// overlap a writer (see [`Runtime::load_locked`]).
+    fn load(&self, id: &str) -> Result<(Container, Flock<File>)> {
+        let lock = self.lock(id, FlockArg::LockShared)?;
+        Ok((self.read(id)?, lock))
     }
 
     /// Loads a container for an operation that changes it, holding an exclusive lock on its
@@ -78,6 +76,11 @@ impl Runtime {
     /// supervisor, or containerd's shim and its cleanup) then never interleave, say, two
     /// deletes, where the loser would fail halfway through removing the cgroup.
     fn load_locked(&self, id: &str) -> Result<(Container, Flock<File>)> {
+        let lock = self.lock(id, FlockArg::LockExclusive)?;
+        Ok((self.read(id)?, lock))
+    }
+
+    fn lock(&self, id: &str, how: FlockArg) -> Result<Flock<File>> {
         validate_id(id)?;
         let dir = self.container_dir(id);
         let file = match File::open(&dir) {
@@ -87,11 +90,17 @@ impl Runtime {
             }
             Err(e) => return Err(Error::io("open container state", &dir, e)),
         };
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::sys(format!("lock {}", dir.display()), e))?;
-        // Whoever held the lock before us may have deleted the container.
-        let container = self.load(id)?;
-        Ok((container, lock))
+        Flock::lock(file, how).map_err(|(_, e)| Error::sys(format!("lock {}", dir.display()), e))
+    }
+
+    /// Reads the state and refreshes the status from the live process. Whoever held the lock
+    /// before us may have deleted the container meanwhile.
+    fn read(&self, id: &str) -> Result<Container> {
+        let dir = self.container_dir(id);
+        if !dir.join("state.json").exists() {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        Container::load(dir).map_err(|e| Error::container("load", id, e))
     }
 }
 

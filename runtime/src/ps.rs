@@ -8,7 +8,7 @@ use crate::{Runtime, state};
 impl Runtime {
     /// Pids of every process in the container's cgroup.
     pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
-        let c = self.load(id)?;
+        let (c, _lock) = self.load(id)?;
         let config = c
             .spec()
             .map_err(|e| Error::container("read config of", id, e))?;

@@ -32,7 +32,7 @@ fn status_as_word<S: serde::Serializer>(s: &ContainerStatus, ser: S) -> Result<S
 impl Runtime {
     /// The container's state, with its status checked against the live process.
     pub fn state(&self, id: &str) -> Result<ContainerState> {
-        let c = self.load(id)?;
+        let (c, _lock) = self.load(id)?;
         let status = c.status();
         let pid = match status {
             ContainerStatus::Stopped => 0,
