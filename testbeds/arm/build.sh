@@ -33,13 +33,22 @@ if [ "$(cat "$patched/.davit-patch" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" >"$patched/.davit-patch"
 fi
 
+# Files are replaced only when their content changed: cargo fingerprints path crates by mtime,
+# and a fresh clone (CI) must not rebuild davit for both targets when nothing changed.
 work="$cache/work"
+sync_file() { # sync_file SRC DST
+  cmp -s "$1" "$2" 2>/dev/null || { mkdir -p "$(dirname "$2")"; cp "$1" "$2"; }
+}
 mkdir -p "$work"
-for f in Cargo.toml Cargo.lock .cargo src runtime tests; do
-  rm -rf "${work:?}/$f"
-  cp -a "$repo/$f" "$work/$f"
+(cd "$repo" && find Cargo.lock .cargo src runtime tests -type f) | while read -r f; do
+  sync_file "$repo/$f" "$work/$f"
 done
-printf '\n[patch.crates-io]\nlibcontainer = { path = "%s" }\n' "$patched" >>"$work/Cargo.toml"
+(cd "$work" && find .cargo src runtime tests -type f) | while read -r f; do
+  [ -e "$repo/$f" ] || rm -f "$work/$f"
+done
+{ cat "$repo/Cargo.toml"; printf '\n[patch.crates-io]\nlibcontainer = { path = "%s" }\n' "$patched"; } >"$work/Cargo.toml.new"
+sync_file "$work/Cargo.toml.new" "$work/Cargo.toml"
+rm -f "$work/Cargo.toml.new"
 
 for arch in "${arches[@]}"; do
   davit_cross_target "$arch"
