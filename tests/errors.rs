@@ -223,3 +223,33 @@ fn concurrent_deletes_both_succeed_with_force() {
         b.assert_nothing_left("sleep 31390");
     }
 }
+
+#[test]
+fn failing_poststart_and_poststop_hooks_warn_and_the_lifecycle_goes_on() {
+    // runtime-spec: a failing poststart or poststop hook is logged as a warning; the container
+    // starts, and is deleted, as if the hook had succeeded.
+    let b = Bundle::new(&["sleep", "31391"]);
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "poststart": [{"path": "/bin/false"}],
+            "poststop": [{"path": "/bin/false"}]
+        })
+    });
+    let log = b.path().join("log.json");
+    let logged = ["--log", log.to_str().unwrap(), "--log-format", "json"];
+    assert!(b.create(&[]).0);
+    let out = b.davit(&[&logged[..], &["start", &b.id]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(b.status(), "running");
+    let out = b.davit(&[&logged[..], &["delete", "--force", &b.id]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.assert_nothing_left("sleep 31391");
+    let text = fs::read_to_string(&log).unwrap();
+    for hook in ["poststart", "poststop"] {
+        assert!(
+            text.lines().any(|l| l.contains("\"level\":\"warning\"")
+                && l.contains(&format!("{hook} hook failed"))),
+            "no {hook} warning in {text}"
+        );
+    }
+}

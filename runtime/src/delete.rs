@@ -1,3 +1,5 @@
+use libcontainer::error::LibcontainerError;
+
 use crate::error::{Error, Result};
 use crate::{ContainerStatus, Runtime};
 
@@ -19,9 +21,18 @@ impl Runtime {
                 status,
             });
         }
-        container
-            .delete(force)
-            .map_err(|e| Error::container("delete", id, e))
+        match container.delete(force) {
+            // A failing poststop hook makes libcontainer stop after removing the cgroup and
+            // before removing the state. runtime-spec: log a warning and carry on, so finish
+            // the delete rather than leave a half-deleted container.
+            Err(LibcontainerError::Hook(e)) => {
+                tracing::warn!(id, "poststop hook failed: {}", crate::one_line(&e));
+                let dir = self.container_dir(id);
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| Error::io("remove container state", &dir, e))
+            }
+            other => other.map_err(|e| Error::container("delete", id, e)),
+        }
     }
 }
 

@@ -1,3 +1,5 @@
+use libcontainer::error::LibcontainerError;
+
 use crate::error::{Error, Result};
 use crate::{ContainerStatus, Runtime};
 
@@ -13,9 +15,16 @@ impl Runtime {
                 needed: "created",
             });
         }
-        container
-            .start()
-            .map_err(|e| Error::container("start", id, e))
+        match container.start() {
+            // libcontainer runs poststart hooks after the process is started and fails start
+            // when one does. runtime-spec: "the runtime MUST log a warning, but the remaining
+            // hooks and lifecycle continue as if the hook had succeeded".
+            Err(LibcontainerError::Hook(e)) => {
+                tracing::warn!(id, "poststart hook failed: {}", crate::one_line(&e));
+                Ok(())
+            }
+            other => other.map_err(|e| Error::container("start", id, e)),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ import platform
 import re
 import subprocess
 import sys
+import time
 
 out_md, out_dat = sys.argv[1], sys.argv[2]
 env = os.environ
@@ -169,11 +170,6 @@ git_rev = sh("git", "-C", repo, "rev-parse", "--short", "HEAD") or "unknown"
 git_dirty = " (with uncommitted changes)" if sh("git", "-C", repo, "status", "--porcelain", "--untracked-files=no") else ""
 layout_seen = open(f"{work}/layout-seen").read().strip()
 
-with open(f"{work}/subtitle", "w") as f:
-    subtitle = (f"{env['BENCH_DATE']} - {nproc} x {cpu}, Linux {kernel}, "
-                f"load {env['BENCH_LOAD_START'].split()[0]} - hyperfine median, bars: IQR")
-    f.write(subtitle.replace("'", ""))
-
 
 # ---- sizes ----
 def mb(n):
@@ -198,14 +194,17 @@ def describe(path):
 
 size_rows = []
 crun_total = None
-davit_host = env.get("DAVIT_BIN", davit)
+davit_host = davit  # the benchmarked copy of $DAVIT_BIN
 for arch, triple in (("x86_64", "x86_64-unknown-linux-gnu"), ("aarch64", "aarch64-unknown-linux-gnu"),
                      ("armv7", "armv7-unknown-linux-gnueabihf")):
     p = davit_host if arch == "x86_64" else f"{cache}/target/{triple}/release/davit"
     if os.path.isfile(p):
         n = os.path.getsize(p)
         link, stripped = describe(p)
-        size_rows.append([f"davit ({arch})", n, f"{link}, {stripped}; `{p}`"])
+        built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(p)))
+        where = (f"copy of `{env.get('DAVIT_BIN')}` (the binary benchmarked above)" if arch == "x86_64"
+                 else f"`{p}`") + f", built {built}"
+        size_rows.append([f"davit ({arch})", n, f"{link}, {stripped}; {where}"])
     else:
         size_rows.append([f"davit ({arch})", None, f"not built (`{p}`)"])
 for name in ("runc", "crun"):
@@ -247,6 +246,20 @@ def verdict(data, method):
     return f"{method}: " + ", ".join(out)
 
 
+# The benchmark itself keeps ~1 CPU busy; more than a quarter of the machine on top is "busy".
+loads = [float(env[k].split()[0]) for k in ("BENCH_LOAD_START", "BENCH_LOAD_END")]
+try:
+    loads += [float(x) for x in open(f"{work}/load.samples").read().split()]
+except OSError:
+    pass
+load_note = f"1-min load during the measurement: max {max(loads):.2f}, mean {sum(loads) / len(loads):.2f}."
+busy = (f"\n**The machine was busy** (1-min load up to {max(loads):.2f} on {nproc} CPUs, the benchmark "
+        "itself accounting for ~1): spreads are wide and ratios within ~0.1x of each other are not a "
+        "difference; re-run when idle.\n" if max(loads) >= 1 + 0.25 * nproc else "")
+with open(f"{work}/subtitle", "w") as f:
+    subtitle = (f"{env['BENCH_DATE']} - {nproc} x {cpu}, Linux {kernel}, "
+                f"1-min load up to {max(loads):.2f} - hyperfine median, bars: IQR")
+    f.write(subtitle.replace("'", ""))
 runs = hyper["davit lifecycle warm"]["n"]
 rounds = rr["davit lifecycle warm"]["n"]
 md = f"""# davit benchmarks
@@ -255,10 +268,10 @@ Written by `testbeds/bench/run.sh` on {env['BENCH_DATE']}. Do not edit by hand: 
 
 **Machine**: {nproc} CPUs ({cpu}), {mem_total()} RAM, {os_name()}, Linux {kernel}.
 cgroup layout: {cgroup_layout()}. {layout_seen}.
-Load average (1/5/15 min) at start: {env['BENCH_LOAD_START']}; at end: {env['BENCH_LOAD_END']}
+Load average (1/5/15 min) at start: {env['BENCH_LOAD_START']}; at end: {env['BENCH_LOAD_END']}; {load_note}
 (a noisy VM, shared with compiles: compare the runtimes with each other, not across runs).
 Measurement took {env['BENCH_ELAPSED']} s.
-
+{busy}
 **Binaries**: {sh(davit, '--version').splitlines()[0]} (sha256 `{sha256(davit)[:16]}…`, repo at
 `{git_rev}`{git_dirty}); {sh('crun', '--version').splitlines()[0]}; {sh('runc', '--version').splitlines()[0]};
 {sh('hyperfine', '--version')}. `RUST_BACKTRACE` unset (it costs davit ~1.2 ms per run).
@@ -318,16 +331,24 @@ Goal: davit <= 1.0x crun for `create; start; delete`.
 
 ## 2. Not yet: needs the supervisor/update layer
 
+Nothing to measure until that layer exists; the table comes with it.
+
 ## 3. Not yet: needs the supervisor/update layer
+
+Nothing to measure until that layer exists; the table comes with it.
 
 ## 4. Binary size
 
 Stripped release binaries; MB = 10^6 bytes. crun is measured alone and with the shared
-libraries `ldd` resolves for it (libc included, although other programs share it).
+libraries `ldd` resolves for it (libc included, although other programs share it). Debian's
+runc is a Go binary linked dynamically against libc and libseccomp, so it gets the same treatment.
+davit is one static binary: its row is everything it needs.
 
 {size_table()}
 
 ## 5. Not yet: needs the supervisor/update layer
+
+Nothing to measure until that layer exists; the table comes with it.
 """
 with open(out_md, "w") as f:
     f.write(md)

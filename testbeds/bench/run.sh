@@ -36,8 +36,16 @@ work="$DAVIT_CACHE/bench"
 export BENCH_WORK="$work"
 rm -rf "$work" && mkdir -p "$work"
 # Benchmark a copy: a cargo build running meanwhile may replace the binary under $DAVIT_BIN.
-cp "$DAVIT_BIN" "$work/davit"
+cp -p "$DAVIT_BIN" "$work/davit"
 export BENCH_DAVIT="$work/davit"
+# Only the product binary (static, stripped) is worth measuring: a test or debug build that a
+# concurrent cargo run left at the same path is refused (BENCH_ANY_BINARY=1 to measure it anyway).
+kind=$(file -b "$BENCH_DAVIT")
+if [[ "$kind" != *static* || "$kind" == *"not stripped"* ]] && [ "${BENCH_ANY_BINARY:-0}" != 1 ]; then
+  echo "bench: $DAVIT_BIN is not the static stripped release binary ($kind);" \
+    "a build in progress? run testbeds/setup.sh, or set BENCH_ANY_BINARY=1" >&2
+  exit 1
+fi
 
 # One read-only busybox rootfs; one bundle per runtime, identical except linux.cgroupsPath
 # (/bench/<runtime>), so each runtime's cgroups are at comparable paths.
@@ -56,7 +64,12 @@ done
 # private mount namespace where an empty tmpfs hides that cgroup2 mount: all runtimes see the
 # same (v1) layout. lifecycle.sh mounts it; nothing leaks to the host.
 echo "bench: lifecycle latency (hyperfine + round-robin); load $BENCH_LOAD_START"
+# Sample the load while measuring: other work on the machine (compiles) widens the spreads.
+(while sleep 5; do cut -d' ' -f1 /proc/loadavg; done) >"$work/load.samples" &
+sampler=$!
+trap 'kill $sampler 2>/dev/null || true' EXIT
 unshare --mount --propagation private "$here/lifecycle.sh" 2>&1 | tee "$work/lifecycle.log"
+kill $sampler 2>/dev/null || true
 
 export BENCH_LOAD_END
 BENCH_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
