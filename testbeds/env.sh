@@ -7,3 +7,16 @@ export DAVIT_HOST_TARGET=x86_64-unknown-linux-gnu
 export DAVIT_BIN="$CARGO_TARGET_DIR/$DAVIT_HOST_TARGET/release/davit"
 # This environment sets RUST_BACKTRACE=1, which makes every davit run slower.
 unset RUST_BACKTRACE
+
+# davit_apt_install WHO PACKAGE...: installs the Debian packages not yet installed.
+davit_apt_install() {
+  local who=$1 p missing=()
+  shift
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  echo "$who: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}

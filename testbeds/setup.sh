@@ -5,16 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 
-packages=(busybox-static libseccomp-dev pkg-config gcc runc crun jq)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+davit_apt_install setup busybox-static libseccomp-dev pkg-config gcc patch file jq runc crun
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust >= 1.88 (rustup)" >&2; exit 1; }
 
 echo "setup: building davit (release, static) into $CARGO_TARGET_DIR"

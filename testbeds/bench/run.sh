@@ -12,16 +12,7 @@ started=$(date +%s)
 
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (containers, cgroups, mount namespaces)" >&2; exit 1; }
 
-packages=(runc crun hyperfine gnuplot-nox jq python3 busybox-static util-linux file)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "bench: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+davit_apt_install bench runc crun hyperfine gnuplot-nox jq python3 busybox-static util-linux file
 [ -x "$DAVIT_BIN" ] || { echo "bench: $DAVIT_BIN not built: run testbeds/setup.sh" >&2; exit 1; }
 
 export BENCH_RUNS=${BENCH_RUNS:-60} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-60}

@@ -10,12 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 davit=${1:-$DAVIT_BIN}
 [ -x "$davit" ] || { echo "clients: $davit not built: run testbeds/setup.sh" >&2; exit 2; }
 
-need=()
-command -v containerd >/dev/null || need+=(containerd)
-command -v podman >/dev/null || need+=(podman)
-if ((${#need[@]})); then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+davit_apt_install clients containerd podman
 
 work=$(mktemp -d /tmp/davit-clients.XXXXXX)
 pass=0 fail=0
