@@ -98,7 +98,7 @@ impl Runtime {
 pub(crate) fn write_pid_file(path: &Path, container: &Container) -> Result<()> {
     let pid = container
         .pid()
-        .ok_or_else(|| Error::Json("container has no pid after create".into()))?;
+        .ok_or_else(|| Error::Internal("container has no pid after create".into()))?;
     fsutil::write_atomic(path, pid.to_string().as_bytes())
         .map_err(|e| Error::io("write pid file", path, e))
 }

@@ -95,6 +95,10 @@ pub enum Error {
 
     #[error("{0}")]
     Json(String),
+
+    /// Something libcontainer promised and did not deliver (no pid after create, ...).
+    #[error("{0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

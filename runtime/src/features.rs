@@ -18,7 +18,7 @@ const HOOKS: [&str; 6] = [
 
 /// What this build of davit implements, in runtime-spec's features.json form.
 pub fn features() -> Result<Features> {
-    let err = |e: &dyn std::fmt::Display| Error::Json(format!("features: {e}"));
+    let err = |e: &dyn std::fmt::Display| Error::Internal(format!("features: {e}"));
     let namespaces = vec![
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Network,

@@ -37,7 +37,7 @@ impl Runtime {
         };
         let pid = container
             .pid()
-            .ok_or_else(|| Error::Json("container has no pid after create".into()))?;
+            .ok_or_else(|| Error::Internal("container has no pid after create".into()))?;
         let code = blocked.wait_forwarding(pid);
         drop(blocked);
         if !keep {
@@ -105,7 +105,7 @@ fn reap(pid: Pid) -> Result<Option<i32>> {
             Ok(WaitStatus::StillAlive) => return Ok(None),
             Ok(_) => continue,
             Err(Errno::ECHILD) => {
-                return Err(Error::Json(format!(
+                return Err(Error::Internal(format!(
                     "lost track of container process {pid}: it is not our child"
                 )));
             }
