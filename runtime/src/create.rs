@@ -64,7 +64,10 @@ impl Runtime {
             }
         };
         if let Some(pid_file) = &opts.pid_file
-            && let Err(e) = write_pid_file(pid_file, &container)
+            && let Err(e) = container
+                .pid()
+                .ok_or_else(|| Error::Internal("container has no pid after create".into()))
+                .and_then(|pid| write_pid_file(pid_file, pid))
         {
             self.discard(id, &bundle);
             return Err(e);
@@ -95,10 +98,7 @@ impl Runtime {
     }
 }
 
-pub(crate) fn write_pid_file(path: &Path, container: &Container) -> Result<()> {
-    let pid = container
-        .pid()
-        .ok_or_else(|| Error::Internal("container has no pid after create".into()))?;
+pub(crate) fn write_pid_file(path: &Path, pid: nix::unistd::Pid) -> Result<()> {
     fsutil::write_atomic(path, pid.to_string().as_bytes())
         .map_err(|e| Error::io("write pid file", path, e))
 }

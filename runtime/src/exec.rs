@@ -6,7 +6,7 @@ use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
 
 use crate::error::{Error, Result};
-use crate::{ContainerStatus, Runtime, fsutil, run};
+use crate::{ContainerStatus, Runtime, create, run};
 
 /// A process to start inside a running container: runc's `exec` flags.
 #[derive(Debug, Clone, Default)]
@@ -87,8 +87,7 @@ impl Runtime {
         // Held only until the process exists: a foreground exec must not block kill or delete.
         drop(lock);
         if let Some(path) = &opts.pid_file {
-            fsutil::write_atomic(path, pid.to_string().as_bytes())
-                .map_err(|e| Error::io("write pid file", path, e))?;
+            create::write_pid_file(path, pid)?;
         }
         if opts.detach {
             return Ok(0);

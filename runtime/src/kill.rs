@@ -1,5 +1,3 @@
-use nix::sys::signal::kill;
-
 use crate::error::{Error, Result};
 use crate::{ContainerStatus, Runtime, signal};
 
@@ -28,29 +26,18 @@ impl Runtime {
         // libcontainer records every killed container as stopped. A process that survives the
         // signal (trapped, or not fatal) keeps its created/paused status, which the live
         // process check cannot recover on its own.
-        if matches!(before, ContainerStatus::Created | ContainerStatus::Paused)
-            && container.pid().is_some_and(|p| alive(p.as_raw()))
-        {
+        if matches!(before, ContainerStatus::Created | ContainerStatus::Paused) {
             container
-                .set_status(before)
-                .save()
+                .refresh_status()
                 .map_err(|e| Error::container("kill", id, e))?;
+            if container.status() != ContainerStatus::Stopped {
+                container
+                    .set_status(before)
+                    .save()
+                    .map_err(|e| Error::container("kill", id, e))?;
+            }
         }
         Ok(())
-    }
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie still answers kill(0); its /proc stat state tells it is gone.
-    if kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
     }
 }
 

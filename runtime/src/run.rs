@@ -123,7 +123,8 @@ pub(crate) fn command(rt: &Runtime, args: liboci_cli::Run) -> Result<i32> {
         console_socket: args.console_socket,
         no_pivot: args.no_pivot,
         preserve_fds: args.preserve_fds,
-        foreground: !args.detach,
+        // Runtime::run decides foreground from `detach`.
+        foreground: false,
     };
     rt.run(&args.container_id, &opts, args.detach, args.keep)
 }
