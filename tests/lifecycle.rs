@@ -286,3 +286,33 @@ fn state_can_be_read_while_another_process_changes_the_container() {
     b.must(&["delete", "--force", &b.id]);
     b.assert_nothing_left("sleep 31346");
 }
+
+#[test]
+fn poststart_hooks_run_after_the_user_process_is_executed() {
+    // runtime-spec: poststart hooks are called "after the user-specified process is executed
+    // but before the start operation returns". The hook reads the state on its stdin and
+    // records what the container's pid is running: busybox, not davit's init any more.
+    let b = Bundle::new(&["sleep", "31347"]);
+    let seen = b.path().join("seen");
+    let script = format!(
+        "state=$(cat); pid=$(echo \"$state\" | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
+         echo \"$state\" | grep -o '\"status\": *\"[a-z]*\"' > {seen}; readlink /proc/$pid/exe >> {seen}",
+        seen = seen.display()
+    );
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]
+        })
+    });
+    assert!(b.create(&[]).0);
+    b.must(&["start", &b.id]);
+    let text = fs::read_to_string(&seen).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap().replace(' ', ""),
+        "\"status\":\"running\""
+    );
+    assert_eq!(lines.next(), Some("/bin/busybox"), "{text}");
+    b.must(&["delete", "--force", &b.id]);
+    b.assert_nothing_left("sleep 31347");
+}

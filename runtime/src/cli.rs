@@ -7,8 +7,8 @@ use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
 
 use crate::error::{Error, Result};
 use crate::{
-    DEFAULT_ROOT, Runtime, create, delete, exec, features, freezer, kill, list, ps, run, spec,
-    start, state,
+    DEFAULT_ROOT, Runtime, create, delete, exec, features, freezer, kill, list, ps, run, selfexe,
+    spec, start, state,
 };
 
 #[derive(Subcommand, Debug)]
@@ -36,6 +36,9 @@ pub fn dispatch(global: &GlobalOpts, command: Command) -> Result<i32> {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
     );
+    if forks_into_a_container(&command) {
+        selfexe::run_from_read_only_binary()?;
+    }
     match command {
         Command::Standard(cmd) => match *cmd {
             StandardCmd::Create(a) => create::command(&rt, a),
@@ -57,5 +60,13 @@ pub fn dispatch(global: &GlobalOpts, command: Command) -> Result<i32> {
             CommonCmd::Events(_) => Err(Error::Unsupported("events".into())),
             CommonCmd::Update(_) => Err(Error::Unsupported("update".into())),
         },
+    }
+}
+
+/// Commands whose processes enter a container before they execute its program.
+fn forks_into_a_container(command: &Command) -> bool {
+    match command {
+        Command::Standard(cmd) => matches!(**cmd, StandardCmd::Create(_)),
+        Command::Common(cmd) => matches!(**cmd, CommonCmd::Run(_) | CommonCmd::Exec(_)),
     }
 }

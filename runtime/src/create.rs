@@ -11,7 +11,8 @@ use nix::sys::signal::{Signal, kill};
 
 use crate::config::Bundle;
 use crate::error::{Error, Result};
-use crate::{Runtime, fsutil, validate_id};
+use crate::hooks::{ExecFifo, LateHooks};
+use crate::{Runtime, fsutil, hooks, validate_id};
 
 /// How to create a container: runc's `create` flags.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +43,11 @@ impl Runtime {
             .create(&self.root)
             .map_err(|e| Error::io("create state root", &self.root, e))?;
 
+        let exec_fifo = if hooks::wants_exec_fifo(&bundle.spec) {
+            Some(ExecFifo::new(&self.root, id)?)
+        } else {
+            None
+        };
         let built = ContainerBuilder::new(id.to_owned(), SyscallType::default())
             .with_executor(DefaultExecutor {})
             .with_root_path(&self.root)
@@ -57,22 +63,46 @@ impl Runtime {
         let container = match built {
             Ok(c) => c,
             // Another create of the same id won the race: its directory is not ours to remove.
-            Err(LibcontainerError::Exist) => return Err(Error::Exists(id.to_owned())),
+            Err(LibcontainerError::Exist) => {
+                if let Some(fifo) = exec_fifo {
+                    fifo.discard();
+                }
+                return Err(Error::Exists(id.to_owned()));
+            }
             Err(e) => {
+                if let Some(fifo) = exec_fifo {
+                    fifo.discard();
+                }
                 self.discard(id, &bundle);
                 return Err(Error::container("create", id, e));
             }
         };
-        if let Some(pid_file) = &opts.pid_file
-            && let Err(e) = container
-                .pid()
-                .ok_or_else(|| Error::Internal("container has no pid after create".into()))
-                .and_then(|pid| write_pid_file(pid_file, pid))
-        {
+        if let Err(e) = self.finish_create(&container, exec_fifo, opts) {
             self.discard(id, &bundle);
             return Err(e);
         }
         Ok(container)
+    }
+
+    /// davit's own steps once libcontainer has made the container.
+    fn finish_create(
+        &self,
+        container: &Container,
+        exec_fifo: Option<ExecFifo>,
+        opts: &CreateOptions,
+    ) -> Result<()> {
+        let dir = self.container_dir(container.id());
+        if let Some(fifo) = exec_fifo {
+            fifo.install(&dir)?;
+        }
+        LateHooks::take_over(&dir)?;
+        if let Some(pid_file) = &opts.pid_file {
+            let pid = container
+                .pid()
+                .ok_or_else(|| Error::Internal("container has no pid after create".into()))?;
+            write_pid_file(pid_file, pid)?;
+        }
+        Ok(())
     }
 
     /// Undoes a failed create. libcontainer cleans up after failures inside its own process

@@ -1,6 +1,5 @@
-use libcontainer::error::LibcontainerError;
-
 use crate::error::{Error, Result};
+use crate::hooks::LateHooks;
 use crate::{ContainerStatus, Runtime};
 
 impl Runtime {
@@ -21,18 +20,17 @@ impl Runtime {
                 status,
             });
         }
-        match container.delete(force) {
-            // A failing poststop hook makes libcontainer stop after removing the cgroup and
-            // before removing the state. runtime-spec: log a warning and carry on, so finish
-            // the delete rather than leave a half-deleted container.
-            Err(LibcontainerError::Hook(e)) => {
-                tracing::warn!(id, "poststop hook failed: {}", crate::one_line(&e));
-                let dir = self.container_dir(id);
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| Error::io("remove container state", &dir, e))
-            }
-            other => other.map_err(|e| Error::container("delete", id, e)),
-        }
+        // Read before libcontainer removes the state directory they live in.
+        // A damaged hooks file must not make the container undeletable.
+        let hooks = LateHooks::load(&self.container_dir(id)).unwrap_or_else(|e| {
+            tracing::warn!(id, "poststop hooks not run: {}", crate::one_line(&e));
+            LateHooks::default()
+        });
+        container
+            .delete(force)
+            .map_err(|e| Error::container("delete", id, e))?;
+        hooks.poststop(&container);
+        Ok(())
     }
 }
 

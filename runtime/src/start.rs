@@ -1,6 +1,5 @@
-use libcontainer::error::LibcontainerError;
-
 use crate::error::{Error, Result};
+use crate::hooks::{ExecWatch, LateHooks};
 use crate::{ContainerStatus, Runtime};
 
 impl Runtime {
@@ -15,16 +14,21 @@ impl Runtime {
                 needed: "created",
             });
         }
-        match container.start() {
-            // libcontainer runs poststart hooks after the process is started and fails start
-            // when one does. runtime-spec: "the runtime MUST log a warning, but the remaining
-            // hooks and lifecycle continue as if the hook had succeeded".
-            Err(LibcontainerError::Hook(e)) => {
-                tracing::warn!(id, "poststart hook failed: {}", crate::one_line(&e));
-                Ok(())
-            }
-            other => other.map_err(|e| Error::container("start", id, e)),
+        let hooks = LateHooks::load(&self.container_dir(id))?;
+        // Opened before the init is told to go, so its exec cannot be missed.
+        let exec = if hooks.has_poststart() {
+            Some(ExecWatch::open(&self.container_dir(id))?)
+        } else {
+            None
+        };
+        container
+            .start()
+            .map_err(|e| Error::container("start", id, e))?;
+        if let Some(exec) = exec {
+            exec.wait()?;
+            hooks.poststart(&container);
         }
+        Ok(())
     }
 }
 

@@ -22,6 +22,8 @@ pub fn davit_bin() -> String {
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Bundle {
+    /// The davit binary this bundle's commands run (a test may point it at a copy).
+    pub bin: PathBuf,
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
     pub id: String,
@@ -58,6 +60,7 @@ impl Bundle {
         let id = format!("t{}-{n}", std::process::id());
         let root = dir.path().join("state");
         let b = Bundle {
+            bin: PathBuf::from(davit_bin()),
             cgroup: format!("/davit-test/{id}"),
             dir,
             root,
@@ -96,7 +99,7 @@ impl Bundle {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(davit_bin());
+        let mut c = Command::new(&self.bin);
         c.arg("--root").arg(&self.root).args(args);
         c.env_remove("RUST_BACKTRACE");
         c
