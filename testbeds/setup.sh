@@ -5,10 +5,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 
-davit_apt_install setup busybox-static libseccomp-dev pkg-config gcc patch file jq runc crun
+davit_apt_install setup busybox-static libseccomp-dev libelf-dev zlib1g-dev make pkg-config gcc patch file jq curl runc crun
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust >= 1.88 (rustup)" >&2; exit 1; }
 
-"$here/../third_party/libcontainer/prepare.sh"
+"$here/../third_party/prepare.sh"
 echo "setup: building davit (release, static) into $CARGO_TARGET_DIR"
 CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
   cargo build --release --locked --target "$DAVIT_HOST_TARGET" --manifest-path "$here/../Cargo.toml"

@@ -38,6 +38,10 @@ pub fn dispatch(global: &GlobalOpts, command: Command) -> Result<i32> {
     );
     if forks_into_a_container(&command) {
         selfexe::run_from_read_only_binary()?;
+    } else if let Some(mode) = self_seccomp()? {
+        // What the supervisor does in-process runs here under davit's own filter, as it will
+        // in the daemon.
+        seccomp_profiles::confine_self(mode).map_err(|e| Error::Internal(e.to_string()))?;
     }
     match command {
         Command::Standard(cmd) => match *cmd {
@@ -68,5 +72,17 @@ fn forks_into_a_container(command: &Command) -> bool {
     match command {
         Command::Standard(cmd) => matches!(**cmd, StandardCmd::Create(_)),
         Command::Common(cmd) => matches!(**cmd, CommonCmd::Run(_) | CommonCmd::Exec(_)),
+    }
+}
+
+/// `DAVIT_SELF_SECCOMP=enforce|log`: confine commands that do not enter a container to
+/// davit's own seccomp profile (the daemon's), to test it or to profile a deployment.
+fn self_seccomp() -> Result<Option<seccomp_profiles::Mode>> {
+    match std::env::var("DAVIT_SELF_SECCOMP") {
+        Ok(v) => v.parse().map(Some).map_err(|reason| Error::Usage {
+            what: "DAVIT_SELF_SECCOMP".into(),
+            reason,
+        }),
+        Err(_) => Ok(None),
     }
 }

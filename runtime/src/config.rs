@@ -138,7 +138,7 @@ mod tests {
     }
 
     fn valid() -> serde_json::Value {
-        serde_json::to_value(crate::spec::default_spec()).unwrap()
+        serde_json::to_value(crate::spec::default_spec().unwrap()).unwrap()
     }
 
     fn message(r: Result<Bundle>) -> String {

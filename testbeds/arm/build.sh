@@ -3,8 +3,8 @@
 #   build.sh [arm64|armhf ...]      (default: both)
 # Output: $DAVIT_CACHE/arm/payload/<arch>/{davit,tests/*}, ready for boot.sh.
 #
-# libcontainer 0.7.0 does not compile for 32-bit targets; the fix is one of the patches in
-# third_party/libcontainer, which the host build uses too.
+# libcontainer and libcgroups 0.7.0 do not compile for 32-bit targets; the fixes are among the
+# patches in third_party/, which the host build uses too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -16,7 +16,7 @@ arches=("$@")
 "$here/toolchain.sh" >/dev/null
 . "$cache/env.sh"
 
-"$repo/third_party/libcontainer/prepare.sh"
+"$repo/third_party/prepare.sh"
 
 # Files are replaced only when their content changed: cargo fingerprints path crates by mtime,
 # and a fresh clone (CI) must not rebuild davit for both targets when nothing changed.
@@ -25,10 +25,10 @@ sync_file() { # sync_file SRC DST
   cmp -s "$1" "$2" 2>/dev/null || { mkdir -p "$(dirname "$2")"; cp "$1" "$2"; }
 }
 mkdir -p "$work"
-(cd "$repo" && find Cargo.toml Cargo.lock .cargo src runtime tests third_party -type f) | while read -r f; do
+(cd "$repo" && find Cargo.toml Cargo.lock .cargo src runtime seccomp-profiles tests third_party -type f) | while read -r f; do
   sync_file "$repo/$f" "$work/$f"
 done
-(cd "$work" && find .cargo src runtime tests third_party -type f) | while read -r f; do
+(cd "$work" && find .cargo src runtime seccomp-profiles tests third_party -type f) | while read -r f; do
   [ -e "$repo/$f" ] || rm -f "$work/$f"
 done
 
@@ -43,7 +43,7 @@ for arch in "${arches[@]}"; do
   # The host's integration tests, cross-built: the same assertions run inside the boards.
   # (peers compares with runc, which the boards do not have.)
   (cd "$work" && cargo test --release --no-run --quiet --message-format json \
-      --test lifecycle --test limits --test errors --test console) |
+      --test lifecycle --test limits --test errors --test console --test isolation --test seccomp) |
     jq -r 'select(.reason == "compiler-artifact" and .profile.test == true) | .executable' |
     while read -r exe; do
       name=$(basename "$exe"); cp "$exe" "$out/tests/${name%-*}"

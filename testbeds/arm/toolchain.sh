@@ -92,6 +92,16 @@ for arch in arm64 armhf; do
     SECCOMP_LIB[$arch]=$ARM_CACHE/seccomp/$arch/usr/lib/$(gnu_triplet "$arch")
     [[ -f ${SECCOMP_LIB[$arch]}/libseccomp.a ]] || die "libseccomp.a missing for $arch"
 
+    # libelf.a and libz.a (+ headers) for libbpf, behind libcgroups' cgroup v2 device filter.
+    for pkg in libelf-dev zlib1g-dev; do
+        ver=$(priv_candidate "$pkg" "$arch")
+        [[ -n $ver ]] || die "$pkg:$arch not available"
+        unpack_deb "$(fetch_deb "$pkg" "$arch" "$ver")" "$ARM_CACHE/bpfdeps/$arch"
+    done
+    for lib in libelf.a libz.a; do
+        [[ -f $ARM_CACHE/bpfdeps/$arch/usr/lib/$(gnu_triplet "$arch")/$lib ]] || die "$lib missing for $arch"
+    done
+
     ver=$(priv_candidate busybox-static "$arch")
     [[ -n $ver ]] || die "busybox-static:$arch not available"
     unpack_deb "$(fetch_deb busybox-static "$arch" "$ver")" "$ARM_CACHE/busybox/$arch"
@@ -142,20 +152,26 @@ export PKG_CONFIG_PATH_armv7_unknown_linux_gnueabihf="${SECCOMP_LIB[armhf]}/pkgc
 export PKG_CONFIG_SYSROOT_DIR_armv7_unknown_linux_gnueabihf="$ARM_CACHE/seccomp/armhf"
 export PKG_CONFIG_ALLOW_CROSS_armv7_unknown_linux_gnueabihf=1
 
+# Static libelf and zlib for libbpf-sys (per target), and their headers (davit_cross_target).
+export LIBBPF_SYS_LIBRARY_PATH_aarch64_unknown_linux_gnu="$ARM_CACHE/bpfdeps/arm64/usr/lib/aarch64-linux-gnu"
+export LIBBPF_SYS_LIBRARY_PATH_armv7_unknown_linux_gnueabihf="$ARM_CACHE/bpfdeps/armhf/usr/lib/arm-linux-gnueabihf"
+
 # Busybox (static) for guest initramfs / test bundles
 export DAVIT_BUSYBOX_arm64="$ARM_CACHE/busybox/arm64/bin/busybox"
 export DAVIT_BUSYBOX_armhf="$ARM_CACHE/busybox/armhf/bin/busybox"
 
 # davit_cross_target TARGET: select one cross target for the following cargo
-# commands (sets CARGO_BUILD_TARGET and LIBSECCOMP_LIB_PATH).
+# commands (sets CARGO_BUILD_TARGET, LIBSECCOMP_LIB_PATH and LIBBPF_SYS_EXTRA_CFLAGS).
 davit_cross_target() {
     case "\$1" in
         aarch64-unknown-linux-gnu | arm64 | aarch64)
             export CARGO_BUILD_TARGET=aarch64-unknown-linux-gnu
-            export LIBSECCOMP_LIB_PATH="\$DAVIT_LIBSECCOMP_LIB_PATH_aarch64_unknown_linux_gnu" ;;
+            export LIBSECCOMP_LIB_PATH="\$DAVIT_LIBSECCOMP_LIB_PATH_aarch64_unknown_linux_gnu"
+            export LIBBPF_SYS_EXTRA_CFLAGS="-I\$DAVIT_ARM_CACHE/bpfdeps/arm64/usr/include" ;;
         armv7-unknown-linux-gnueabihf | armhf | armv7)
             export CARGO_BUILD_TARGET=armv7-unknown-linux-gnueabihf
-            export LIBSECCOMP_LIB_PATH="\$DAVIT_LIBSECCOMP_LIB_PATH_armv7_unknown_linux_gnueabihf" ;;
+            export LIBSECCOMP_LIB_PATH="\$DAVIT_LIBSECCOMP_LIB_PATH_armv7_unknown_linux_gnueabihf"
+            export LIBBPF_SYS_EXTRA_CFLAGS="-I\$DAVIT_ARM_CACHE/bpfdeps/armhf/usr/include" ;;
         *) echo "davit_cross_target: unknown target \$1" >&2; return 1 ;;
     esac
     unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
