@@ -365,3 +365,51 @@ fn unknown_capabilities_are_refused_at_create() {
     assert!(err.contains("CAP_LAUNCH_MISSILES"), "{err}");
     b.assert_nothing_left("sleep 31425");
 }
+
+/// `chown -R` without following symlinks: the documented step that hands a rootfs to the
+/// host uid that a user namespace maps root to.
+fn chown_tree(path: &Path, id: u32) {
+    std::os::unix::fs::lchown(path, Some(id), Some(id)).unwrap();
+    if path.is_dir() && !path.is_symlink() {
+        for e in fs::read_dir(path).unwrap().flatten() {
+            chown_tree(&e.path(), id);
+        }
+    }
+}
+
+#[test]
+fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
+    const HOST_ID: u32 = 100_000;
+    let b = Bundle::new(&["sh", "-c", "id -u > /owned; exec sleep 31427"]);
+    writable(&b);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    chown_tree(&b.path().join("rootfs"), HOST_ID);
+    assert!(b.create(&[]).0);
+    let pid = b.pid();
+    b.must(&["start", &b.id]);
+    let owned = b.path().join("rootfs/owned");
+    wait_until(10, "the container to write /owned", || {
+        fs::read_to_string(&owned).is_ok_and(|s| s.ends_with('\n'))
+    });
+    // Root inside, an ordinary uid outside: for its own files and for the host's view of it.
+    assert_eq!(fs::read_to_string(&owned).unwrap(), "0\n");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&owned).unwrap().uid(), HOST_ID);
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().skip(1).collect::<Vec<_>>(),
+        vec!["100000"; 4],
+        "{uid_line}"
+    );
+    b.must(&["delete", "--force", &b.id]);
+    b.assert_nothing_left("sleep 31427");
+}

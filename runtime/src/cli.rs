@@ -41,7 +41,7 @@ pub fn dispatch(global: &GlobalOpts, command: Command) -> Result<i32> {
     } else if let Some(mode) = self_seccomp()? {
         // What the supervisor does in-process runs here under davit's own filter, as it will
         // in the daemon.
-        seccomp_profiles::confine_self(mode).map_err(|e| Error::Internal(e.to_string()))?;
+        seccomp_profiles::confine_self(mode)?;
     }
     match command {
         Command::Standard(cmd) => match *cmd {

@@ -99,6 +99,9 @@ pub enum Error {
     /// Something libcontainer promised and did not deliver (no pid after create, ...).
     #[error("{0}")]
     Internal(String),
+
+    #[error(transparent)]
+    Seccomp(#[from] seccomp_profiles::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

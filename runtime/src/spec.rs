@@ -14,8 +14,7 @@ use crate::{Runtime, fsutil, state};
 pub fn default_spec() -> Result<Spec> {
     let mut spec = Spec::default();
     spec.set_hostname(Some("davit".to_owned()));
-    let seccomp =
-        seccomp_profiles::default_profile().map_err(|e| Error::Internal(e.to_string()))?;
+    let seccomp = seccomp_profiles::default_profile()?;
     if let Some(linux) = spec.linux_mut() {
         linux.set_seccomp(Some(seccomp));
     }
