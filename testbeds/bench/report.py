@@ -309,6 +309,11 @@ Goal: davit <= 1.0x crun for `create; start; delete`.
   run (the runtime's own cgroup writes are then cheap); *cold* sleeps {env['BENCH_COLD_SLEEP']} s
   before each run (no cgroup write), so the runtime pays the slow first write itself. Real use
   sees both: a burst of container starts is warm, a lone start on an idle board is cold.
+- **Same bundle, with a seccomp filter**: the config is `davit spec`'s, which carries davit's
+  default seccomp profile (`seccomp-profiles/default.json`, for x86_64, x86 and x32), as apps
+  get it. Every runtime compiles it with libseccomp at each create: ~17 ms of a ~33 ms `davit
+  run` here (measured with and without `linux.seccomp`), the largest single cost in the table,
+  and the same for crun. With all five architectures of the file it was ~35 ms.
 - **Cleanup**: a fixed container id per runtime (`bench`); the command deletes its own
   container, and hyperfine's `--setup` deletes leftovers of an interrupted run.
   `delete --force` for every runtime: `start` of `/bin/true` returns while the process may still
