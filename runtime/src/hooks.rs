@@ -69,7 +69,9 @@ impl LateHooks {
             return Ok(());
         }
         hooks.set_poststart(None).set_poststop(None);
-        // Ours first: a crash in between leaves hooks run twice at worst, never lost.
+        // Not YoukiConfig::save, which truncates and rewrites the file in place: a crash there
+        // would leave no config at all. Ours first: a crash in between leaves hooks run twice
+        // at worst, never lost.
         save_json(&dir.join(HOOKS_FILE), &late)?;
         save_json(&dir.join(YOUKI_CONFIG_FILE), &config)
     }
@@ -174,10 +176,11 @@ impl ExecFifo {
 }
 
 /// The read end of a created container's exec FIFO, opened before `start` signals the init.
-pub(crate) struct ExecWatch(Option<File>);
+pub(crate) struct ExecWatch(File);
 
 impl ExecWatch {
-    pub(crate) fn open(dir: &Path) -> Result<ExecWatch> {
+    /// `None` for a container created without the FIFO: there is nothing to wait for.
+    pub(crate) fn open(dir: &Path) -> Result<Option<ExecWatch>> {
         let path = dir.join(EXEC_FIFO);
         // Non-blocking open: a FIFO's read end otherwise waits for a writer, and the init may
         // already be gone.
@@ -189,20 +192,18 @@ impl ExecWatch {
             Ok(f) => {
                 fcntl(f.as_raw_fd(), FcntlArg::F_SETFL(OFlag::empty()))
                     .map_err(|e| Error::sys("make exec fifo blocking", e))?;
-                Ok(ExecWatch(Some(f)))
+                Ok(Some(ExecWatch(f)))
             }
-            // Created without poststart hooks: there is nothing to wait for.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ExecWatch(None)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("open exec fifo", path, e)),
         }
     }
 
     /// Blocks until the container's init has executed the user process or died.
-    pub(crate) fn wait(self) -> Result<()> {
-        let Some(mut f) = self.0 else { return Ok(()) };
+    pub(crate) fn wait(mut self) -> Result<()> {
         let mut byte = [0u8; 1];
         loop {
-            match f.read(&mut byte) {
+            match self.0.read(&mut byte) {
                 Ok(0) => return Ok(()),
                 // Nobody writes to it; a stray byte is no reason to stop waiting.
                 Ok(_) => continue,

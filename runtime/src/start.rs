@@ -14,10 +14,11 @@ impl Runtime {
                 needed: "created",
             });
         }
-        let hooks = LateHooks::load(&self.container_dir(id))?;
+        let dir = self.container_dir(id);
+        let hooks = LateHooks::load(&dir)?;
         // Opened before the init is told to go, so its exec cannot be missed.
         let exec = if hooks.has_poststart() {
-            Some(ExecWatch::open(&self.container_dir(id))?)
+            ExecWatch::open(&dir)?
         } else {
             None
         };
