@@ -15,6 +15,16 @@ fn writable(b: &Bundle) {
     b.edit(|c| c["root"]["readonly"] = json!(false));
 }
 
+/// Creates and starts the container, waits for its process to exit, and returns what it
+/// wrote to `/out`.
+fn run_to_the_end(b: &Bundle) -> String {
+    assert!(b.create(&[]).0);
+    let pid = b.pid();
+    b.must(&["start", &b.id]);
+    wait_exit(pid, 10);
+    fs::read_to_string(b.path().join("rootfs/out")).unwrap()
+}
+
 /// A private copy of the binary under test: if an attack worked, only the copy is damaged.
 fn binary_copy(dir: &Path) -> PathBuf {
     let copy = dir.join("davit-copy");
@@ -294,11 +304,7 @@ fn devices_outside_the_allowlist_cannot_be_opened_even_with_cap_mknod() {
             c["linux"]["devices"] =
                 json!([{"path": "/dev/listed", "type": kind, "major": major, "minor": minor}]);
         });
-        assert!(b.create(&[]).0);
-        let pid = b.pid();
-        b.must(&["start", &b.id]);
-        wait_exit(pid, 10);
-        let out = fs::read_to_string(b.path().join("rootfs/out")).unwrap();
+        let out = run_to_the_end(&b);
         let counts: Vec<&str> = out
             .lines()
             .filter(|l| l.trim().parse::<u32>().is_ok())
@@ -330,11 +336,7 @@ fn hardening_settings_are_enforced() {
         c["process"]["oomScoreAdj"] = json!(654);
         c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
     });
-    assert!(b.create(&[]).0);
-    let pid = b.pid();
-    b.must(&["start", &b.id]);
-    wait_exit(pid, 10);
-    let out = fs::read_to_string(b.path().join("rootfs/out")).unwrap();
+    let out = run_to_the_end(&b);
     let field = |k: &str| {
         out.lines()
             .find_map(|l| l.strip_prefix(k))

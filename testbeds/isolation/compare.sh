@@ -11,9 +11,12 @@
 set -u
 set -o pipefail
 
-DAVIT_BIN=${DAVIT_BIN:-/var/cache/davit/target/x86_64-unknown-linux-gnu/release/davit}
+# Where the build and the bundle live: testbeds/env.sh (a DAVIT_BIN given by the caller wins).
+caller_davit=${DAVIT_BIN:-}
+. "$(cd "$(dirname "$0")" && pwd)/../env.sh"
+DAVIT_BIN=${caller_davit:-$DAVIT_BIN}
 RUNC_BIN=${RUNC_BIN:-/usr/sbin/runc}
-BASE_BUNDLE=${ISO_BUNDLE:-/var/cache/davit/bundle}
+BASE_BUNDLE=${ISO_BUNDLE:-$DAVIT_CACHE/bundle}
 T=${ISO_TIMEOUT:-20}             # seconds for every single runtime call
 EXEC_TRIES=${ISO_EXEC_TRIES:-20} # case 2: execs into the container before giving up
 CASES=1,2,3,4,5
@@ -45,7 +48,8 @@ die() { log "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 for t in jq timeout sha256sum findmnt; do command -v $t >/dev/null || die "$t not found"; done
 [ -x "$DAVIT_BIN" ] || die "davit binary not found: $DAVIT_BIN"
-[ -x "$RUNC_BIN" ] || die "runc binary not found: $RUNC_BIN (apt-get install -y runc)"
+[ "$RUNC_BIN" = /usr/sbin/runc ] && davit_apt_install isolation runc >&2
+[ -x "$RUNC_BIN" ] || die "runc binary not found: $RUNC_BIN"
 [ -x "$BASE_BUNDLE/rootfs/bin/busybox" ] || die "no busybox rootfs in $BASE_BUNDLE"
 here=$(cd "$(dirname "$0")" && pwd)
 
