@@ -11,8 +11,9 @@ use serde_json::json;
 #[test]
 fn the_default_profile_confines_apps_and_refuses_new_user_namespaces() {
     // Creating a user namespace needs no capability, so only the profile stops it; plain
-    // work (here: a fork, a pipe, an exec) goes through.
-    let script = "grep '^Seccomp:' /proc/self/status; unshare -U true; echo unshare=$?; \
+    // work (here: a fork, a pipe, an exec) goes through. The first container compiles the
+    // profile; the second, and a process exec'd into a third, load the program davit cached.
+    let script = "grep '^Seccomp:' /proc/self/status; unshare --user true; echo unshare=$?; \
                   echo pipe=$(echo ok | cat)";
     let b = Bundle::new(&["sh", "-c", &format!("({script}) 2>&1")]);
     let config = b.config();
@@ -20,12 +21,30 @@ fn the_default_profile_confines_apps_and_refuses_new_user_namespaces() {
         config["linux"]["seccomp"]["defaultAction"],
         "SCMP_ACT_ERRNO"
     );
-    let out = b.davit(&["run", "--bundle", b.path().to_str().unwrap(), &b.id]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}{}", stderr(&out));
-    assert!(text.contains("Seccomp:\t2"), "no filter: {text}");
-    assert!(text.contains("unshare=1"), "unshare -U allowed: {text}");
-    assert!(text.contains("pipe=ok"), "{text}");
+    let confined = |what: &str, out: &std::process::Output| {
+        let text = stdout(out);
+        assert!(out.status.success(), "{what}: {text}{}", stderr(out));
+        assert!(text.contains("Seccomp:\t2"), "{what}: no filter: {text}");
+        assert!(text.contains("unshare=1"), "{what}: unshare -U allowed: {text}");
+        assert!(text.contains("pipe=ok"), "{what}: {text}");
+    };
+    let cache = b.root.join("@seccomp");
+    let cached = || std::fs::read_dir(&cache).map_or(0, |d| d.count());
+    assert_eq!(cached(), 0);
+    let bundle = b.path().to_str().unwrap();
+    confined("compiled", &b.davit(&["run", "--bundle", bundle, &b.id]));
+    assert_eq!(cached(), 1, "the compiled program is kept");
+    let again = format!("{}-again", b.id);
+    confined("cached", &b.davit(&["run", "--bundle", bundle, &again]));
+    assert_eq!(cached(), 1, "the same profile is not compiled twice");
+
+    b.edit(|c| c["process"]["args"] = json!(["sleep", "31431"]));
+    assert!(b.create(&[]).0);
+    b.must(&["start", &b.id]);
+    confined("exec", &b.davit(&["exec", &b.id, "sh", "-c", &format!("({script}) 2>&1")]));
+    assert_eq!(cached(), 1);
+    b.must(&["delete", "--force", &b.id]);
+    b.assert_nothing_left("sleep 31431");
 }
 
 #[test]

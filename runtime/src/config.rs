@@ -34,6 +34,10 @@ impl Bundle {
         })
     }
 
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
     pub fn cgroups_path(&self, id: &str) -> PathBuf {
         let configured = self
             .spec

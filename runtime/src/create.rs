@@ -12,7 +12,7 @@ use nix::sys::signal::{Signal, kill};
 use crate::config::Bundle;
 use crate::error::{Error, Result};
 use crate::hooks::{ExecFifo, LateHooks};
-use crate::{Runtime, fsutil, hooks, validate_id};
+use crate::{Runtime, fsutil, hooks, seccomp_cache, validate_id};
 
 /// How to create a container: runc's `create` flags.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +43,15 @@ impl Runtime {
             .create(&self.root)
             .map_err(|e| Error::io("create state root", &self.root, e))?;
 
+        let seccomp_program = match bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+        {
+            Some(profile) => seccomp_cache::program(&self.root, &bundle.config_path(), profile)?,
+            None => None,
+        };
         let exec_fifo = if hooks::wants_exec_fifo(&bundle.spec) {
             Some(ExecFifo::new(&self.root, id)?)
         } else {
@@ -54,6 +63,7 @@ impl Runtime {
             .map(|b| {
                 b.with_console_socket(opts.console_socket.as_ref())
                     .with_preserved_fds(opts.preserve_fds)
+                    .with_seccomp_program(seccomp_program)
                     .as_init(&bundle.dir)
                     .with_systemd(false)
                     .with_detach(!opts.foreground)

@@ -102,6 +102,13 @@ pub enum Error {
 
     #[error(transparent)]
     Seccomp(#[from] seccomp_profiles::Error),
+
+    #[error("{path}: linux.seccomp: cannot compile the profile")]
+    SeccompCompile {
+        path: PathBuf,
+        #[source]
+        source: Box<libcontainer::seccomp::SeccompError>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,12 +1,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::oci_spec::runtime::Spec;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
 
 use crate::error::{Error, Result};
-use crate::{ContainerStatus, Runtime, create, run};
+use crate::{ContainerStatus, Runtime, create, run, seccomp_cache};
 
 /// A process to start inside a running container: runc's `exec` flags.
 #[derive(Debug, Clone, Default)]
@@ -63,12 +65,14 @@ impl Runtime {
         if !opts.detach {
             run::become_subreaper()?;
         }
+        let seccomp_program = self.exec_seccomp_program(&container)?;
         let pid = ContainerBuilder::new(id.to_owned(), SyscallType::default())
             .with_executor(DefaultExecutor {})
             .with_root_path(&self.root)
             .map(|b| {
                 b.with_console_socket(opts.console_socket.as_ref())
                     .with_preserved_fds(opts.preserve_fds)
+                    .with_seccomp_program(seccomp_program)
                     .as_tenant()
                     .with_detach(opts.detach)
                     .with_cwd(opts.cwd.as_ref())
@@ -94,6 +98,22 @@ impl Runtime {
         }
         // The process was forked with the caller's signal mask; only now can davit block.
         run::SignalsBlocked::new()?.wait_forwarding(pid)
+    }
+}
+
+impl Runtime {
+    /// The exec'd process gets the container's seccomp profile, which libcontainer reads from
+    /// the bundle again: compile it through the cache too. A config that cannot be read here
+    /// is left for libcontainer to report.
+    fn exec_seccomp_program(&self, container: &Container) -> Result<Option<Vec<u8>>> {
+        let config = container.bundle().join("config.json");
+        let Ok(spec) = Spec::load(&config) else {
+            return Ok(None);
+        };
+        match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => seccomp_cache::program(&self.root, &config, profile),
+            None => Ok(None),
+        }
     }
 }
 

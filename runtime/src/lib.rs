@@ -22,6 +22,7 @@ mod list;
 pub mod log;
 mod ps;
 mod run;
+mod seccomp_cache;
 pub mod selfexe;
 mod signal;
 mod spec;
