@@ -25,7 +25,10 @@ fn the_default_profile_confines_apps_and_refuses_new_user_namespaces() {
         let text = stdout(out);
         assert!(out.status.success(), "{what}: {text}{}", stderr(out));
         assert!(text.contains("Seccomp:\t2"), "{what}: no filter: {text}");
-        assert!(text.contains("unshare=1"), "{what}: unshare -U allowed: {text}");
+        assert!(
+            text.contains("unshare=1"),
+            "{what}: unshare --user allowed: {text}"
+        );
         assert!(text.contains("pipe=ok"), "{what}: {text}");
     };
     let cache = b.root.join("@seccomp");
@@ -41,7 +44,10 @@ fn the_default_profile_confines_apps_and_refuses_new_user_namespaces() {
     b.edit(|c| c["process"]["args"] = json!(["sleep", "31431"]));
     assert!(b.create(&[]).0);
     b.must(&["start", &b.id]);
-    confined("exec", &b.davit(&["exec", &b.id, "sh", "-c", &format!("({script}) 2>&1")]));
+    confined(
+        "exec",
+        &b.davit(&["exec", &b.id, "sh", "-c", &format!("({script}) 2>&1")]),
+    );
     assert_eq!(cached(), 1);
     b.must(&["delete", "--force", &b.id]);
     b.assert_nothing_left("sleep 31431");

@@ -74,3 +74,28 @@ hyperfine --style basic --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --setup "$
 
 # Cross-check: every round runs all 12 (runtime, case, mode) cycles in a shuffled order.
 /usr/bin/python3 "$here/roundrobin.py"
+
+# Where the time goes: `run; delete -f`, warm, with and without the seccomp profile, and davit
+# with its compiled-profile cache emptied before each run (a profile's first start).
+d="${bin[davit]} --root /run/davit-bench/davit"
+c="${bin[crun]} --root /run/davit-bench/crun"
+hyperfine --style basic --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --setup "$leftovers" \
+  --export-json "$work/breakdown.json" \
+  --command-name "davit, profile cached" --prepare "$warm" \
+  "$d run --bundle $work/bundle-davit $id && $d delete --force $id" \
+  --command-name "davit, profile compiled (cache emptied)" \
+  --prepare "rm -rf /run/davit-bench/davit/@seccomp; $warm" \
+  "$d run --bundle $work/bundle-davit $id && $d delete --force $id" \
+  --command-name "davit, no linux.seccomp" --prepare "$warm" \
+  "$d run --bundle $work/bundle-davit-noseccomp $id && $d delete --force $id" \
+  --command-name "crun" --prepare "$warm" \
+  "$c run --bundle $work/bundle-crun $id && $c delete --force $id" \
+  --command-name "crun, no linux.seccomp" --prepare "$warm" \
+  "$c run --bundle $work/bundle-crun-noseccomp $id && $c delete --force $id"
+
+# System calls per `run` (all processes of the runtime, strace -f), with the profile cached.
+for rt in "${runtimes[@]}"; do
+  r="${bin[$rt]} --root /run/davit-bench/$rt"
+  strace -f -c -o "$work/syscalls-$rt.txt" $r run --bundle "$work/bundle-$rt" $id >/dev/null
+  $r delete --force $id
+done

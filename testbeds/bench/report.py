@@ -85,6 +85,54 @@ def detail_table(data):
     return "\n".join(lines)
 
 
+# ---- breakdown: run; delete -f, warm, with and without linux.seccomp ----
+breakdown = {r["command"]: stats(r["times"]) for r in load(f"{work}/breakdown.json")["results"]}
+
+
+def syscall_counts(rt):
+    """Total calls and the five most frequent, from `strace -f -c`."""
+    top, total = [], None
+    try:
+        lines = open(f"{work}/syscalls-{rt}.txt").read().splitlines()
+    except OSError:
+        return None, []
+    for line in lines:
+        f = line.split()
+        if len(f) >= 5 and re.match(r"^[\d.]+$", f[0]) and f[3].isdigit():
+            if f[-1] == "total":
+                total = int(f[3])
+            else:
+                top.append((int(f[3]), f[-1]))
+    return total, sorted(top, reverse=True)[:5]
+
+
+def breakdown_section():
+    b = {k: v["median"] for k, v in breakdown.items()}
+    cached, compiled = b["davit, profile cached"], b["davit, profile compiled (cache emptied)"]
+    bare, crun, crun_bare = b["davit, no linux.seccomp"], b["crun"], b["crun, no linux.seccomp"]
+    lines = ["| `run; delete -f`, warm | median | IQR | ratio to crun |", "|---|---|---|---|"]
+    for name, s in breakdown.items():
+        lines.append(f"| {name} | {s['median']:.1f} ms | {s['p25']:.1f}–{s['p75']:.1f} ms | "
+                     f"{s['median'] / crun:.2f}x |")
+    lines += ["", "What the differences of medians say:", "",
+              f"- The profile costs crun {crun - crun_bare:.1f} ms of {crun:.1f} ms "
+              f"({(crun - crun_bare) / crun:.0%}): libseccomp compiles it at every create.",
+              f"- davit compiles it only on a profile's first start ({compiled - cached:+.1f} ms "
+              f"when the cache is empty) and otherwise loads the stored program: "
+              f"{cached - bare:+.1f} ms over no profile at all.",
+              f"- **Without any profile, davit is {bare - crun_bare:+.1f} ms from crun** "
+              f"({bare:.1f} vs {crun_bare:.1f} ms, {bare / crun_bare:.2f}x): the largest "
+              f"remaining cost of davit's own, {(bare - crun_bare) / cached:.0%} of a cached-profile run."]
+    counts = {rt: syscall_counts(rt) for rt in RUNTIMES}
+    if all(c[0] for c in counts.values()):
+        lines += ["", "System calls in one `run` (all of the runtime's processes, `strace -f -c`, "
+                  "profile cached for davit):", "",
+                  "| runtime | calls | most frequent |", "|---|---|---|"]
+        for rt, (total, top) in counts.items():
+            lines.append(f"| {rt} | {total} | " + ", ".join(f"{n} {name}" for n, name in top) + " |")
+    return "\n".join(lines)
+
+
 # ---- chart data: one line per (case, mode), median and IQR per runtime (hyperfine) ----
 with open(out_dat, "w") as f:
     f.write("# cycle  " + "  ".join(f"{rt}_median {rt}_p25 {rt}_p75" for rt in RUNTIMES) + "  (ms)\n")
@@ -295,6 +343,10 @@ Goal: davit <= 1.0x crun for `create; start; delete`.
 
 {latency_table(rr, "Each round runs all 12 cycles in a shuffled order, the commands spawned directly by Python (no shell) and timed with `perf_counter_ns`.")}
 
+### Where the time goes
+
+{breakdown_section()}
+
 ### How it is measured, and why
 
 - **Same cgroup layout for all**: crun 1.8.1 refuses this host's hybrid layout ("cgroups in
@@ -311,9 +363,10 @@ Goal: davit <= 1.0x crun for `create; start; delete`.
   sees both: a burst of container starts is warm, a lone start on an idle board is cold.
 - **Same bundle, with a seccomp filter**: the config is `davit spec`'s, which carries davit's
   default seccomp profile (`seccomp-profiles/default.json`, for x86_64, x86 and x32), as apps
-  get it. Every runtime compiles it with libseccomp at each create: ~17 ms of a ~33 ms `davit
-  run` here (measured with and without `linux.seccomp`), the largest single cost in the table,
-  and the same for crun. With all five architectures of the file it was ~35 ms.
+  get it. crun and runc compile it with libseccomp at every create. davit compiles a profile
+  once and keeps the BPF program under its state root (`runtime/src/seccomp_cache.rs`); the
+  warm-up runs of each command pay that compile, the timed runs load the stored program. The
+  breakdown above times the compile separately (cache emptied before each run).
 - **Cleanup**: a fixed container id per runtime (`bench`); the command deletes its own
   container, and hyperfine's `--setup` deletes leftovers of an interrupted run.
   `delete --force` for every runtime: `start` of `/bin/true` returns while the process may still

@@ -12,7 +12,7 @@ started=$(date +%s)
 
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (containers, cgroups, mount namespaces)" >&2; exit 1; }
 
-davit_apt_install bench runc crun hyperfine gnuplot-nox jq python3 busybox-static util-linux file
+davit_apt_install bench runc crun hyperfine gnuplot-nox jq python3 busybox-static util-linux file strace
 [ -x "$DAVIT_BIN" ] || { echo "bench: $DAVIT_BIN not built: run testbeds/setup.sh" >&2; exit 1; }
 
 export BENCH_RUNS=${BENCH_RUNS:-60} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-60}
@@ -48,6 +48,11 @@ for rt in davit crun runc; do
     '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root
      | .root.readonly = true | .linux.cgroupsPath = $cg' \
     "$work/config.json" >"$work/bundle-$rt/config.json"
+done
+# For the breakdown: the same bundles without linux.seccomp (only davit and crun).
+for rt in davit crun; do
+  mkdir -p "$work/bundle-$rt-noseccomp"
+  jq 'del(.linux.seccomp)' "$work/bundle-$rt/config.json" >"$work/bundle-$rt-noseccomp/config.json"
 done
 
 # The hybrid cgroup layout of this host (v1 controllers + a cgroup2 mount at
