@@ -43,15 +43,8 @@ impl Runtime {
             .create(&self.root)
             .map_err(|e| Error::io("create state root", &self.root, e))?;
 
-        let seccomp_program = match bundle
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().as_ref())
-        {
-            Some(profile) => seccomp_cache::program(&self.root, &bundle.config_path(), profile)?,
-            None => None,
-        };
+        let seccomp_program =
+            seccomp_cache::program(&self.root, &bundle.config_path(), &bundle.spec)?;
         let exec_fifo = if hooks::wants_exec_fifo(&bundle.spec) {
             Some(ExecFifo::new(&self.root, id)?)
         } else {

@@ -1,7 +1,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::oci_spec::runtime::Spec;
 use libcontainer::syscall::syscall::SyscallType;
@@ -65,7 +64,13 @@ impl Runtime {
         if !opts.detach {
             run::become_subreaper()?;
         }
-        let seccomp_program = self.exec_seccomp_program(&container)?;
+        // The exec'd process gets the container's profile, which libcontainer reads from the
+        // bundle again. A config that cannot be read here is left for libcontainer to report.
+        let config = container.bundle().join("config.json");
+        let seccomp_program = match Spec::load(&config) {
+            Ok(spec) => seccomp_cache::program(&self.root, &config, &spec)?,
+            Err(_) => None,
+        };
         let pid = ContainerBuilder::new(id.to_owned(), SyscallType::default())
             .with_executor(DefaultExecutor {})
             .with_root_path(&self.root)
@@ -98,22 +103,6 @@ impl Runtime {
         }
         // The process was forked with the caller's signal mask; only now can davit block.
         run::SignalsBlocked::new()?.wait_forwarding(pid)
-    }
-}
-
-impl Runtime {
-    /// The exec'd process gets the container's seccomp profile, which libcontainer reads from
-    /// the bundle again: compile it through the cache too. A config that cannot be read here
-    /// is left for libcontainer to report.
-    fn exec_seccomp_program(&self, container: &Container) -> Result<Option<Vec<u8>>> {
-        let config = container.bundle().join("config.json");
-        let Ok(spec) = Spec::load(&config) else {
-            return Ok(None);
-        };
-        match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(profile) => seccomp_cache::program(&self.root, &config, profile),
-            None => Ok(None),
-        }
     }
 }
 

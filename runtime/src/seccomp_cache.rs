@@ -17,7 +17,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use libcontainer::oci_spec::runtime::LinuxSeccomp;
+use libcontainer::oci_spec::runtime::{LinuxSeccomp, Spec};
 use libcontainer::seccomp;
 use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
 use sha2::{Digest, Sha256};
@@ -35,23 +35,23 @@ const KEEP: usize = 32;
 
 const DIGEST_LEN: usize = 32;
 
-/// The BPF program for `profile` (from `config`'s `linux.seccomp`), from the cache or freshly
-/// compiled and then stored. `None` for profiles with SCMP_ACT_NOTIFY, which libcontainer must
-/// set up itself.
-pub(crate) fn program(
-    root: &Path,
-    config: &Path,
-    profile: &LinuxSeccomp,
-) -> Result<Option<Vec<u8>>> {
-    if seccomp::is_notify(profile) {
-        return Ok(None);
+/// The BPF program for `spec`'s `linux.seccomp` (read from `config`), from the cache or
+/// freshly compiled and then stored. `None` without a profile, and for profiles with
+/// SCMP_ACT_NOTIFY, which libcontainer must set up itself.
+pub(crate) fn program(root: &Path, config: &Path, spec: &Spec) -> Result<Option<Vec<u8>>> {
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) if !seccomp::is_notify(profile) => cached(root, config, profile).map(Some),
+        _ => Ok(None),
     }
+}
+
+fn cached(root: &Path, config: &Path, profile: &LinuxSeccomp) -> Result<Vec<u8>> {
     let dir = root.join(DIR);
     let path = dir.join(format!("{}.bpf", key(profile)?));
     match fs::read(&path) {
         Ok(entry) => {
             if let Some(program) = unseal(&entry) {
-                return Ok(Some(program.to_vec()));
+                return Ok(program.to_vec());
             }
             tracing::warn!(path = %path.display(), "seccomp cache entry is damaged; recompiling");
         }
@@ -63,7 +63,7 @@ pub(crate) fn program(
     if let Err(e) = store(&dir, &path, &program) {
         tracing::warn!(path = %path.display(), error = %e, "cannot store compiled seccomp profile");
     }
-    Ok(Some(program))
+    Ok(program)
 }
 
 /// Everything the compiled program depends on. The binary is identified by the inode, size
@@ -171,25 +171,25 @@ mod tests {
             .unwrap()
     }
 
+    fn compiled(root: &tempfile::TempDir, p: &LinuxSeccomp) -> Vec<u8> {
+        cached(root.path(), Path::new("config.json"), p).unwrap()
+    }
+
+    /// The cache's entries, temporaries included.
+    fn entries(root: &tempfile::TempDir) -> Vec<PathBuf> {
+        let dir = fs::read_dir(root.path().join(DIR)).unwrap();
+        dir.map(|e| e.unwrap().path()).collect()
+    }
+
     #[test]
     fn a_profile_is_compiled_once_and_read_back_the_same() {
         let root = tempfile::tempdir().unwrap();
         let p = profile(&["mkdir"]);
-        let first = program(root.path(), Path::new("config.json"), &p)
-            .unwrap()
-            .unwrap();
+        let first = compiled(&root, &p);
         assert_eq!(first.len() % 8, 0);
-        let entries: Vec<_> = fs::read_dir(root.path().join(DIR)).unwrap().collect();
-        assert_eq!(entries.len(), 1, "one entry, no temporaries");
-        assert_eq!(
-            program(root.path(), Path::new("config.json"), &p)
-                .unwrap()
-                .unwrap(),
-            first
-        );
-        let other = program(root.path(), Path::new("config.json"), &profile(&["rmdir"]))
-            .unwrap()
-            .unwrap();
+        assert_eq!(entries(&root).len(), 1, "one entry, no temporaries");
+        assert_eq!(compiled(&root, &p), first);
+        let other = compiled(&root, &profile(&["rmdir"]));
         assert_ne!(other, first, "another profile gets its own program");
     }
 
@@ -197,32 +197,17 @@ mod tests {
     fn a_damaged_entry_is_recompiled_not_loaded() {
         let root = tempfile::tempdir().unwrap();
         let p = profile(&["mkdir"]);
-        let good = program(root.path(), Path::new("config.json"), &p)
-            .unwrap()
-            .unwrap();
-        let entry = fs::read_dir(root.path().join(DIR))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        let mut bytes = fs::read(&entry).unwrap();
+        let good = compiled(&root, &p);
+        let [entry] = &entries(&root)[..] else {
+            panic!("one entry expected");
+        };
+        let mut bytes = fs::read(entry).unwrap();
         bytes[0] ^= 0xff;
-        fs::write(&entry, &bytes).unwrap();
-        assert_eq!(
-            program(root.path(), Path::new("config.json"), &p)
-                .unwrap()
-                .unwrap(),
-            good
-        );
-        fs::write(&entry, b"short").unwrap();
-        assert_eq!(
-            program(root.path(), Path::new("config.json"), &p)
-                .unwrap()
-                .unwrap(),
-            good
-        );
-        assert_eq!(unseal(&fs::read(&entry).unwrap()), Some(&good[..]));
+        fs::write(entry, &bytes).unwrap();
+        assert_eq!(compiled(&root, &p), good);
+        fs::write(entry, b"short").unwrap();
+        assert_eq!(compiled(&root, &p), good);
+        assert_eq!(unseal(&fs::read(entry).unwrap()), Some(&good[..]));
     }
 
     #[test]
@@ -234,11 +219,14 @@ mod tests {
         for (i, a) in names.iter().enumerate() {
             for b in &names[i + 1..] {
                 for c in ["getpid", "getppid"] {
-                    program(root.path(), Path::new("config.json"), &profile(&[a, b, c])).unwrap();
+                    compiled(&root, &profile(&[a, b, c]));
                 }
             }
         }
-        let n = fs::read_dir(root.path().join(DIR)).unwrap().count();
-        assert_eq!(n, KEEP, "42 profiles compiled, {KEEP} kept");
+        assert_eq!(
+            entries(&root).len(),
+            KEEP,
+            "42 profiles compiled, {KEEP} kept"
+        );
     }
 }
