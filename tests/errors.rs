@@ -12,7 +12,7 @@ fn failed_create(b: &Bundle, marker: &str) -> String {
     let (ok, err) = b.create(&[]);
     assert!(!ok, "create succeeded");
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
-    assert!(err.starts_with("davit: "), "{err}");
+    assert!(err.starts_with("davit: error: "), "{err}");
     b.assert_nothing_left(marker);
     err
 }
@@ -24,7 +24,7 @@ fn missing_bundle() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "davit: bundle /nonexistent/bundle: no such directory\n"
+        "davit: error: bundle /nonexistent/bundle: no such directory\n"
     );
     b.assert_nothing_left("sleep 31360");
 }
@@ -79,7 +79,7 @@ fn id_already_in_use() {
     assert!(!ok);
     assert_eq!(
         err,
-        format!("davit: container \"{}\" already exists\n", b.id)
+        format!("davit: error: container \"{}\" already exists\n", b.id)
     );
     // The first container is untouched.
     assert_eq!(b.status(), "created");
@@ -98,7 +98,7 @@ fn start_needs_a_created_container() {
     assert_eq!(
         stderr(&out),
         format!(
-            "davit: container \"{}\" is running: start needs it to be created\n",
+            "davit: error: container \"{}\" is running: start needs it to be created\n",
             b.id
         )
     );
@@ -108,7 +108,7 @@ fn start_needs_a_created_container() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "davit: container \"no-such-container\" does not exist\n"
+        "davit: error: container \"no-such-container\" does not exist\n"
     );
 }
 
@@ -122,7 +122,7 @@ fn delete_refuses_a_live_container_without_force() {
     assert_eq!(
         stderr(&out),
         format!(
-            "davit: cannot delete container \"{}\": it is created; stop it first or use --force\n",
+            "davit: error: cannot delete container \"{}\": it is created; stop it first, or delete it by force\n",
             b.id
         )
     );
@@ -145,7 +145,10 @@ fn unknown_signal() {
     for sig in ["SIGFOO", "99", "0"] {
         let out = b.davit(&["kill", &b.id, sig]);
         assert_eq!(out.status.code(), Some(1));
-        assert_eq!(stderr(&out), format!("davit: unknown signal \"{sig}\"\n"));
+        assert_eq!(
+            stderr(&out),
+            format!("davit: error: unknown signal \"{sig}\"\n")
+        );
     }
     assert_eq!(b.status(), "running");
     b.must(&["delete", "--force", &b.id]);
@@ -171,7 +174,7 @@ fn bad_ids_and_flags() {
     let out = b.davit(&["--log-format", "xml", "state", &b.id]);
     assert_eq!(
         stderr(&out),
-        "davit: --log-format \"xml\": expected \"text\" or \"json\"\n"
+        "davit: error: --log-format \"xml\": expected \"text\" or \"json\"\n"
     );
 
     let out = b.davit(&[
@@ -183,7 +186,7 @@ fn bad_ids_and_flags() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).starts_with("davit: --systemd-cgroup: "),
+        stderr(&out).starts_with("davit: error: --systemd-cgroup: "),
         "{}",
         stderr(&out)
     );

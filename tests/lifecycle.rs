@@ -253,8 +253,8 @@ fn features_and_version() {
 
 #[test]
 fn state_can_be_read_while_another_process_changes_the_container() {
-    // Readers take a shared lock, writers an exclusive one: a `state` racing `pause`,
-    // `resume` and `kill` always reads a whole state.json.
+    // Readers take no lock and writers replace state.json whole: a `state` racing `pause`
+    // and `resume` always reads a whole file.
     let b = Bundle::new(&["sleep", "31346"]);
     assert!(b.create(&[]).0);
     b.must(&["start", &b.id]);

@@ -130,6 +130,6 @@ fn a_bad_self_seccomp_mode_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "davit: DAVIT_SELF_SECCOMP: \"strict\": expected \"enforce\" or \"log\"\n"
+        "davit: error: DAVIT_SELF_SECCOMP: \"strict\": expected \"enforce\" or \"log\"\n"
     );
 }

@@ -125,7 +125,7 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn apparmor_enabled() -> bool {
+pub(crate) fn apparmor_enabled() -> bool {
     fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.starts_with('Y'))
 }
 

@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
-use libcontainer::container::ContainerStatus;
 use libcontainer::error::LibcontainerError;
+
+use crate::Status;
 
 /// Everything that can go wrong in a runtime operation, worded for the person at the shell.
 ///
@@ -36,25 +37,24 @@ pub enum Error {
     #[error("container {0:?} does not exist")]
     NotFound(String),
 
-    #[error("container {id:?} is {}: {action} needs it to be {needed}", crate::status_word(*status))]
+    #[error("container {id:?} is {status}: {action} needs it to be {needed}")]
     WrongStatus {
         id: String,
-        status: ContainerStatus,
+        status: Status,
         action: &'static str,
         needed: &'static str,
     },
 
-    #[error(
-        "cannot delete container {id:?}: it is {}; stop it first or use --force",
-        crate::status_word(*status)
-    )]
-    NotStopped { id: String, status: ContainerStatus },
+    #[error("cannot delete container {id:?}: it is {status}; stop it first, or delete it by force")]
+    NotStopped { id: String, status: Status },
+
+    /// The state files cannot be read (damaged, or from an unknown version); deleting by
+    /// force still removes the container.
+    #[error("container {id:?}: state unreadable: {reason}")]
+    StateUnreadable { id: String, reason: String },
 
     #[error("unknown signal {0:?}")]
     UnknownSignal(String),
-
-    #[error("--log-format {0:?}: expected \"text\" or \"json\"")]
-    LogFormat(String),
 
     #[error("{what}: {reason}")]
     Usage { what: String, reason: String },
@@ -82,8 +82,9 @@ pub enum Error {
     Container {
         op: &'static str,
         id: String,
+        kind: ErrorKind,
         #[source]
-        source: Box<LibcontainerError>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     #[error("cgroup of container {id:?}")]
@@ -107,22 +108,101 @@ pub enum Error {
     SeccompCompile {
         path: PathBuf,
         #[source]
-        source: Box<libcontainer::seccomp::SeccompError>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What kind of failure an error is, for a caller that maps errors onto its own (a D-Bus
+/// error name, an exit code, a retry decision) without parsing messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request itself is wrong: a bad id, signal, option or bundle config.
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    /// The container is not in a status that allows the operation.
+    WrongStatus,
+    Unsupported,
+    /// The kernel or the filesystem refused (permissions, I/O, resources).
+    System,
+    /// A broken invariant in davit or libcontainer.
+    Internal,
+}
+
+impl ErrorKind {
+    /// A stable, lower-case name (`not-found`, ...), for reports and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid-argument",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::AlreadyExists => "already-exists",
+            ErrorKind::WrongStatus => "wrong-status",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::System => "system",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        [
+            ErrorKind::InvalidArgument,
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::WrongStatus,
+            ErrorKind::Unsupported,
+            ErrorKind::System,
+            ErrorKind::Internal,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
 impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::BundleMissing { .. }
+            | Error::ConfigRead { .. }
+            | Error::ConfigInvalid { .. }
+            | Error::InvalidId { .. }
+            | Error::UnknownSignal(_)
+            | Error::Usage { .. }
+            | Error::SeccompCompile { .. } => ErrorKind::InvalidArgument,
+            Error::Exists(_) => ErrorKind::AlreadyExists,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::WrongStatus { .. } | Error::NotStopped { .. } => ErrorKind::WrongStatus,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::Container { kind, .. } => *kind,
+            Error::StateUnreadable { .. }
+            | Error::Io { .. }
+            | Error::Sys { .. }
+            | Error::Cgroup { .. }
+            | Error::Seccomp(_) => ErrorKind::System,
+            Error::Json(_) | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     pub(crate) fn container(op: &'static str, id: &str, source: LibcontainerError) -> Self {
+        let kind = match source {
+            LibcontainerError::Exist => ErrorKind::AlreadyExists,
+            LibcontainerError::NoDirectory => ErrorKind::NotFound,
+            LibcontainerError::IncorrectStatus(_) => ErrorKind::WrongStatus,
+            LibcontainerError::InvalidInput(_) | LibcontainerError::InvalidID(_) => {
+                ErrorKind::InvalidArgument
+            }
+            _ => ErrorKind::System,
+        };
         Error::Container {
             op,
             id: id.to_owned(),
+            kind,
             source: Box::new(source),
         }
     }
 
-    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             what,
             path: path.into(),
@@ -130,7 +210,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn sys(what: impl Into<String>, source: nix::Error) -> Self {
+    pub fn sys(what: impl Into<String>, source: nix::Error) -> Self {
         Error::Sys {
             what: what.into(),
             source,

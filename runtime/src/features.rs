@@ -5,7 +5,6 @@ use libcontainer::oci_spec::runtime::{
 use libcontainer::syscall::linux::MountOption;
 
 use crate::error::{Error, Result};
-use crate::{Runtime, state};
 
 const HOOKS: [&str; 6] = [
     "prestart",
@@ -53,8 +52,10 @@ pub fn features() -> Result<Features> {
                 .map_err(|e| err(&e))?,
         )
         .apparmor(
+            // libcontainer applies a profile only where the host runs AppArmor (as runc
+            // reports it).
             ApparmorBuilder::default()
-                .enabled(true)
+                .enabled(crate::config::apparmor_enabled())
                 .build()
                 .map_err(|e| err(&e))?,
         )
@@ -85,9 +86,4 @@ pub fn features() -> Result<Features> {
         .linux(linux)
         .build()
         .map_err(|e| err(&e))
-}
-
-pub(crate) fn command(_rt: &Runtime, _args: liboci_cli::Features) -> Result<i32> {
-    println!("{}", state::to_json(&features()?)?);
-    Ok(0)
 }

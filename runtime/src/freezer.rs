@@ -1,42 +1,38 @@
 //! pause and resume: the cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
 
+use libcontainer::container::Container;
+
 use crate::error::{Error, Result};
-use crate::{ContainerStatus, Runtime};
+use crate::{Runtime, Status};
 
 impl Runtime {
     pub fn pause(&self, id: &str) -> Result<()> {
-        let (mut c, _lock) = self.load_locked(id)?;
-        if c.status() != ContainerStatus::Running {
-            return Err(Error::WrongStatus {
-                id: id.to_owned(),
-                status: c.status(),
-                action: "pause",
-                needed: "running",
-            });
-        }
-        c.pause().map_err(|e| Error::container("pause", id, e))
+        self.change_freezer(id, "pause", Status::Running, |c| c.pause())
     }
 
     pub fn resume(&self, id: &str) -> Result<()> {
-        let (mut c, _lock) = self.load_locked(id)?;
-        if c.status() != ContainerStatus::Paused {
+        self.change_freezer(id, "resume", Status::Paused, |c| c.resume())
+    }
+
+    fn change_freezer(
+        &self,
+        id: &str,
+        action: &'static str,
+        needed: Status,
+        op: impl FnOnce(&mut Container) -> Result<(), libcontainer::error::LibcontainerError>,
+    ) -> Result<()> {
+        let dir = self.dir(id)?;
+        let _lock = dir.lock_unless_creating(action, needed.as_str())?;
+        let status = dir.snapshot()?.status;
+        if status != needed {
             return Err(Error::WrongStatus {
                 id: id.to_owned(),
-                status: c.status(),
-                action: "resume",
-                needed: "paused",
+                status,
+                action,
+                needed: needed.as_str(),
             });
         }
-        c.resume().map_err(|e| Error::container("resume", id, e))
+        let mut c = Container::load(dir.path).map_err(|e| Error::container(action, id, e))?;
+        op(&mut c).map_err(|e| Error::container(action, id, e))
     }
-}
-
-pub(crate) fn pause_command(rt: &Runtime, args: liboci_cli::Pause) -> Result<i32> {
-    rt.pause(&args.container_id)?;
-    Ok(0)
-}
-
-pub(crate) fn resume_command(rt: &Runtime, args: liboci_cli::Resume) -> Result<i32> {
-    rt.resume(&args.container_id)?;
-    Ok(0)
 }

@@ -16,7 +16,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use libcontainer::config::YoukiConfig;
 use libcontainer::container::{Container, State};
@@ -93,7 +93,7 @@ impl LateHooks {
     /// Runs poststop hooks once the container is gone: status "stopped".
     pub(crate) fn poststop(&self, container: &Container) {
         let mut state = container.state.clone();
-        state.status = crate::ContainerStatus::Stopped;
+        state.status = libcontainer::container::ContainerStatus::Stopped;
         run_each("poststop", &self.poststop, container.id(), &state);
     }
 }
@@ -132,16 +132,14 @@ pub(crate) fn wants_exec_fifo(spec: &Spec) -> bool {
 /// The write end of the exec FIFO, held by `create` while libcontainer forks the init, which
 /// inherits it. Dropping it (after create) leaves the init as the only writer.
 pub(crate) struct ExecFifo {
-    path: PathBuf,
     _writer: File,
 }
 
 impl ExecFifo {
-    /// Makes the FIFO beside the container's future state directory (which libcontainer
-    /// insists on creating itself) and opens it without blocking for a reader.
-    pub(crate) fn new(root: &Path, id: &str) -> Result<ExecFifo> {
-        let path = root.join(format!(".{id}.{EXEC_FIFO}"));
-        let _ = fs::remove_file(&path);
+    /// Makes the FIFO in the container's (new) state directory and opens it without
+    /// blocking for a reader.
+    pub(crate) fn new(dir: &Path) -> Result<ExecFifo> {
+        let path = dir.join(EXEC_FIFO);
         nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o600))
             .map_err(|e| Error::sys(format!("mkfifo {}", path.display()), e))?;
         // O_RDWR never waits for the other end; O_CLOEXEC makes the exec close it.
@@ -150,28 +148,8 @@ impl ExecFifo {
             .write(true)
             .custom_flags(OFlag::O_CLOEXEC.bits())
             .open(&path)
-            .map_err(|e| {
-                let _ = fs::remove_file(&path);
-                Error::io("open exec fifo", &path, e)
-            })?;
-        Ok(ExecFifo {
-            path,
-            _writer: writer,
-        })
-    }
-
-    /// Moves the FIFO into the created container's state directory.
-    pub(crate) fn install(self, dir: &Path) -> Result<()> {
-        let dest = dir.join(EXEC_FIFO);
-        fs::rename(&self.path, &dest).map_err(|e| {
-            let _ = fs::remove_file(&self.path);
-            Error::io("move exec fifo", &dest, e)
-        })
-    }
-
-    /// Removes the FIFO after a failed create.
-    pub(crate) fn discard(self) {
-        let _ = fs::remove_file(&self.path);
+            .map_err(|e| Error::io("open exec fifo", &path, e))?;
+        Ok(ExecFifo { _writer: writer })
     }
 }
 

@@ -1,53 +1,58 @@
 //! davit's OCI runtime: the runc-compatible container lifecycle, built on youki's libcontainer.
 //!
-//! One file per operation. Each adds methods to [`Runtime`] (the library API that the
-//! supervisor will call in-process) and, where the CLI needs more than a call, a `command`
-//! function that maps liboci-cli's parsed arguments onto it. [`cli`] holds the command tree.
+//! Two types, so that the compiler says what is safe where:
+//! - [`Runtime`]: state, list, kill, pause, resume, delete, pids. Each call reads the state
+//!   directory afresh and neither forks, changes the working directory, nor touches signal
+//!   dispositions: a long-lived, threaded daemon (the supervisor) calls these in-process.
+//! - [`forking::Forking`]: create, start, run, exec. libcontainer clones with raw clone3 and
+//!   changes the whole process's working directory for them, which is unsound in a threaded
+//!   process; they run in a short-lived `davit` process, which reports a typed
+//!   [`forking::Report`] to whoever spawned it.
 //!
-//! `create`, `run` and `exec` fork through libcontainer (clone3, chdir of the whole process):
-//! call them from a short-lived process, never from a threaded daemon.
+//! One file per operation. The command line (parsing, printing) is not here: it is the
+//! `davit` binary's.
 
-pub mod cli;
 mod config;
-mod create;
 mod delete;
+mod dir;
 mod error;
-mod exec;
 mod features;
+pub mod forking;
 mod freezer;
 mod fsutil;
 mod hooks;
 mod kill;
 mod list;
-pub mod log;
+mod process;
 mod ps;
-mod run;
 mod seccomp_cache;
-pub mod selfexe;
 mod signal;
 mod spec;
-mod start;
 mod state;
+mod status;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use libcontainer::container::Container;
-use nix::fcntl::{Flock, FlockArg};
-
-pub use create::CreateOptions;
-pub use error::{Error, Result, one_line};
-pub use exec::ExecOptions;
-pub use libcontainer::container::ContainerStatus;
+pub use error::{Error, ErrorKind, Result, one_line};
+pub use features::features;
+pub use fsutil::write_atomic;
+pub use list::Listed;
+pub use process::{ExitStatus, ProcessId, try_wait};
+pub use signal::Signal;
+pub use spec::{default_spec, write_default_spec};
 pub use state::ContainerState;
+pub use status::Status;
+
+use dir::ContainerDir;
 
 /// The state root davit uses when `--root` is not given.
 pub const DEFAULT_ROOT: &str = "/run/davit";
 
-/// A directory of container state (`<root>/<id>/state.json`), shared by every davit process.
-///
-/// Holds no open resources: each call reads the on-disk state afresh, so several processes
-/// (the CLI, the supervisor) can act on the same root.
+/// The runtime-spec version davit implements: what `state`, `features` and `--version` say.
+pub const OCI_VERSION: &str = libcontainer::oci_spec::runtime::VERSION;
+
+/// A directory of container state (`<root>/<id>/`), shared by every davit process. Holds no
+/// open resources.
 #[derive(Debug, Clone)]
 pub struct Runtime {
     root: PathBuf,
@@ -62,48 +67,9 @@ impl Runtime {
         &self.root
     }
 
-    fn container_dir(&self, id: &str) -> PathBuf {
-        self.root.join(id)
-    }
-
-    /// Loads a container to read it, holding a shared lock on its state directory until the
-    /// returned guard drops: libcontainer rewrites state.json in place, so a reader must not
-    /// overlap a writer (see [`Runtime::load_locked`]).
-    fn load(&self, id: &str) -> Result<(Container, Flock<File>)> {
-        let lock = self.lock(id, FlockArg::LockShared)?;
-        Ok((self.read(id)?, lock))
-    }
-
-    /// Loads a container for an operation that changes it, holding an exclusive lock on its
-    /// state directory until the returned guard drops. Two davit processes (a CLI and the
-    /// supervisor, or containerd's shim and its cleanup) then never interleave, say, two
-    /// deletes, where the loser would fail halfway through removing the cgroup.
-    fn load_locked(&self, id: &str) -> Result<(Container, Flock<File>)> {
-        let lock = self.lock(id, FlockArg::LockExclusive)?;
-        Ok((self.read(id)?, lock))
-    }
-
-    fn lock(&self, id: &str, how: FlockArg) -> Result<Flock<File>> {
+    fn dir(&self, id: &str) -> Result<ContainerDir> {
         validate_id(id)?;
-        let dir = self.container_dir(id);
-        let file = match File::open(&dir) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(id.to_owned()));
-            }
-            Err(e) => return Err(Error::io("open container state", &dir, e)),
-        };
-        Flock::lock(file, how).map_err(|(_, e)| Error::sys(format!("lock {}", dir.display()), e))
-    }
-
-    /// Reads the state and refreshes the status from the live process. Whoever held the lock
-    /// before us may have deleted the container meanwhile.
-    fn read(&self, id: &str) -> Result<Container> {
-        let dir = self.container_dir(id);
-        if !dir.join("state.json").exists() {
-            return Err(Error::NotFound(id.to_owned()));
-        }
-        Container::load(dir).map_err(|e| Error::container("load", id, e))
+        Ok(ContainerDir::new(&self.root, id))
     }
 }
 
@@ -128,24 +94,13 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
-/// Lower-case status word, as in the OCI state JSON.
-pub fn status_word(status: ContainerStatus) -> &'static str {
-    match status {
-        ContainerStatus::Creating => "creating",
-        ContainerStatus::Created => "created",
-        ContainerStatus::Running => "running",
-        ContainerStatus::Stopped => "stopped",
-        ContainerStatus::Paused => "paused",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn ids_that_could_escape_the_root_are_refused() {
-        for bad in ["", ".", "..", "../x", "a/b", "a b", "ü"] {
+        for bad in ["", ".", "..", "../x", "a/b", "a b", "ü", "@new-1-x"] {
             assert!(validate_id(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["a", "web-1", "x_y+z.2", "..a"] {

@@ -1,60 +1,58 @@
 use std::fs;
 
 use crate::error::{Error, Result};
-use crate::{ContainerState, Runtime, state, status_word};
+use crate::{ContainerState, Runtime, validate_id};
+
+/// One entry of the state root.
+#[derive(Debug)]
+pub enum Listed {
+    Container(ContainerState),
+    /// A container directory whose state cannot be read: reported, never dropped, so that
+    /// whoever lists can see it and delete it by force.
+    Unreadable {
+        id: String,
+        error: Error,
+    },
+}
+
+impl Listed {
+    pub fn id(&self) -> &str {
+        match self {
+            Listed::Container(s) => &s.id,
+            Listed::Unreadable { id, .. } => id,
+        }
+    }
+}
 
 impl Runtime {
-    /// Every container under the root, sorted by id. A directory whose state cannot be read
-    /// (a create in progress) is left out.
-    pub fn list(&self) -> Result<Vec<ContainerState>> {
+    /// Every container under the root, sorted by id. Only directories with a valid id are
+    /// looked at: anything else in the root (a FIFO, a davit cache, a file) is never opened,
+    /// so nothing there can make `list` wait.
+    pub fn list(&self) -> Result<Vec<Listed>> {
         let entries = match fs::read_dir(&self.root) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Error::io("read state root", &self.root, e)),
         };
-        let mut states: Vec<ContainerState> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter_map(|id| self.state(&id).ok())
-            .collect();
-        states.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(states)
-    }
-}
-
-pub(crate) fn command(rt: &Runtime, args: liboci_cli::List) -> Result<i32> {
-    let states = rt.list()?;
-    if args.quiet {
-        for s in &states {
-            println!("{}", s.id);
-        }
-        return Ok(0);
-    }
-    match args.format.as_str() {
-        "json" => println!("{}", state::to_json(&states)?),
-        "table" => {
-            println!(
-                "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
-                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-            );
-            for s in &states {
-                println!(
-                    "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
-                    s.id,
-                    s.pid,
-                    status_word(s.status),
-                    s.bundle.display(),
-                    s.created.as_deref().unwrap_or(""),
-                    s.owner.as_deref().unwrap_or("")
-                );
+        let mut listed = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read state root", &self.root, e))?;
+            // The entry's own type: a symlink to a directory is not a container.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let Ok(id) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !is_dir || validate_id(&id).is_err() {
+                continue;
             }
-        }
-        other => {
-            return Err(Error::Usage {
-                what: format!("--format {other:?}"),
-                reason: "expected \"table\" or \"json\"".into(),
+            listed.push(match self.state(&id) {
+                Ok(s) => Listed::Container(s),
+                // Deleted between read_dir and now.
+                Err(Error::NotFound(_)) => continue,
+                Err(error) => Listed::Unreadable { id, error },
             });
         }
+        listed.sort_by(|a, b| a.id().cmp(b.id()));
+        Ok(listed)
     }
-    Ok(0)
 }

@@ -1,9 +1,9 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use libcontainer::oci_spec::runtime::Spec;
 
 use crate::error::{Error, Result};
-use crate::{Runtime, fsutil, state};
+use crate::fsutil;
 
 /// runc's default config with davit's hostname and davit's default seccomp profile
 /// (`seccomp-profiles/default.json`): busybox `sh` in `rootfs`, the default capabilities,
@@ -21,11 +21,8 @@ pub fn default_spec() -> Result<Spec> {
     Ok(spec)
 }
 
-pub(crate) fn command(_rt: &Runtime, args: liboci_cli::Spec) -> Result<i32> {
-    if args.rootless {
-        return Err(Error::Unsupported("spec --rootless".into()));
-    }
-    let dir = args.bundle.unwrap_or_else(|| PathBuf::from("."));
+/// Writes [`default_spec`] as `<dir>/config.json`, refusing to replace one.
+pub fn write_default_spec(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("config.json");
     if path.exists() {
         return Err(Error::Usage {
@@ -33,7 +30,8 @@ pub(crate) fn command(_rt: &Runtime, args: liboci_cli::Spec) -> Result<i32> {
             reason: "already exists; remove it first".into(),
         });
     }
-    let json = state::to_json(&default_spec()?)?;
+    let json =
+        serde_json::to_string_pretty(&default_spec()?).map_err(|e| Error::Json(e.to_string()))?;
     fsutil::write_atomic(&path, json.as_bytes()).map_err(|e| Error::io("write", &path, e))?;
-    Ok(0)
+    Ok(path)
 }

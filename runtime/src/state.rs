@@ -3,8 +3,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::{ContainerStatus, Runtime, status_word};
+use crate::error::Result;
+use crate::process::{ProcessId, user_name};
+use crate::{Runtime, Status};
 
 /// The OCI runtime-spec state of a container, plus runc's `created` and `owner`.
 #[derive(Debug, Clone, Serialize)]
@@ -12,10 +13,11 @@ use crate::{ContainerStatus, Runtime, status_word};
 pub struct ContainerState {
     pub oci_version: String,
     pub id: String,
-    #[serde(serialize_with = "status_as_word")]
-    pub status: ContainerStatus,
-    /// 0 once the container has stopped, as runc reports it.
-    pub pid: i32,
+    pub status: Status,
+    /// The init, while it lives (`None` once stopped, and while creating). The JSON says 0
+    /// then, as runc's does.
+    #[serde(serialize_with = "pid_or_zero")]
+    pub pid: Option<ProcessId>,
     pub bundle: PathBuf,
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
@@ -25,39 +27,41 @@ pub struct ContainerState {
     pub owner: Option<String>,
 }
 
-fn status_as_word<S: serde::Serializer>(s: &ContainerStatus, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(status_word(*s))
+fn pid_or_zero<S: serde::Serializer>(p: &Option<ProcessId>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i32(p.map_or(0, |p| p.pid))
 }
 
 impl Runtime {
-    /// The container's state, with its status checked against the live process.
+    /// The container's state, its status checked against the live process. Never waits for
+    /// an operation under way on the container.
     pub fn state(&self, id: &str) -> Result<ContainerState> {
-        let (c, _lock) = self.load(id)?;
-        let status = c.status();
-        let pid = match status {
-            ContainerStatus::Stopped => 0,
-            _ => c.pid().map(|p| p.as_raw()).unwrap_or(0),
+        let dir = self.dir(id)?;
+        let snap = dir.snapshot()?;
+        let Some(s) = snap.state else {
+            return Ok(ContainerState {
+                oci_version: crate::OCI_VERSION.to_owned(),
+                id: id.to_owned(),
+                status: snap.status,
+                pid: None,
+                bundle: PathBuf::new(),
+                annotations: HashMap::new(),
+                created: None,
+                owner: None,
+            });
         };
         Ok(ContainerState {
-            oci_version: c.state.oci_version.clone(),
-            id: c.id().to_owned(),
-            status,
-            pid,
-            bundle: c.bundle().clone(),
-            annotations: c.state.annotations.clone().unwrap_or_default(),
-            created: c
-                .created()
+            oci_version: s.oci_version.clone(),
+            id: id.to_owned(),
+            status: snap.status,
+            pid: snap.init,
+            bundle: s.bundle.clone(),
+            annotations: s.annotations.clone().unwrap_or_default(),
+            created: s
+                .created
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
-            owner: c.creator().map(|o| o.to_string_lossy().into_owned()),
+            owner: s
+                .creator
+                .map(|uid| user_name(uid).unwrap_or_else(|| uid.to_string())),
         })
     }
-}
-
-pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string_pretty(value).map_err(|e| Error::Json(e.to_string()))
-}
-
-pub(crate) fn command(rt: &Runtime, args: liboci_cli::State) -> Result<i32> {
-    println!("{}", to_json(&rt.state(&args.container_id)?)?);
-    Ok(0)
 }

@@ -258,6 +258,32 @@ load_expected() {
 	done <"$EXPECTED_FILE"
 }
 
+# Runs one program once; sets status, ok, notok, skip, todo, points, planerr, reason in the
+# caller's scope (run_suite's locals).
+run_once() {
+	local p=$1 rc=0 summary
+	(cd "$SUITE" && RUNTIME="$RUNTIME" timeout -k 5 "$TIMEOUT" "${NS_CMD[@]}" "$BIN/$p" \
+		>"$logdir/$p.out" 2>"$logdir/$p.err" </dev/null) || rc=$?
+	summary=$(awk -f "$HERE/tap-summary.awk" "$logdir/$p.out")
+	IFS=$'\t' read -r ok notok skip todo points planerr reason <<<"$summary" || true
+	status=PASS
+	if ((rc == 124 || rc == 137)); then
+		status=FAIL reason="timed out after ${TIMEOUT}s${reason:+ ($reason)}"
+	elif ((notok > 0)); then
+		status=FAIL
+		if [[ $reason =~ ^(exit\ status\ [0-9]+)?$ && -s $logdir/$p.err ]]; then
+			reason="${reason:+$reason: }$(stderr_reason "$logdir/$p.err")"
+		fi
+	elif ((rc != 0)); then
+		status=FAIL
+		reason="exit $rc: $(stderr_reason "$logdir/$p.err")"
+	elif [[ $planerr != - ]]; then
+		status=FAIL reason=$planerr
+	elif ((points > 0 && skip + todo == points)); then
+		status=SKIP reason="all $points test points skipped"
+	fi
+}
+
 # Runs the whole suite against $RUNTIME; writes $LOGS/$NAME/results.tsv.
 run_suite() {
 	local logdir="$LOGS/$NAME" progs=() p
@@ -279,33 +305,29 @@ run_suite() {
 
 	log "running ${#progs[@]} programs against $RUNTIME ($NAME$( ((HIDE_CG2)) && echo ', cgroup2 hidden'))"
 	local npass=0 nfail=0 nskip=0 t_start=$SECONDS
-	local rc status summary ok notok skip todo points planerr reason flag t0 secs
+	local status ok notok skip todo points planerr reason flag t0 secs tries racy
 	local c_pass=0 c_fail=0 c_skip=0 xfail=0 xpass=0
 	printf 'program\tstatus\tok\tnot_ok\tskip\tseconds\treason\n' >"$logdir/results.tsv"
 	for p in "${progs[@]}"; do
 		t0=$SECONDS
-		rc=0
-		(cd "$SUITE" && RUNTIME="$RUNTIME" timeout -k 5 "$TIMEOUT" "${NS_CMD[@]}" "$BIN/$p" \
-			>"$logdir/$p.out" 2>"$logdir/$p.err" </dev/null) || rc=$?
-		secs=$((SECONDS - t0))
-		summary=$(awk -f "$HERE/tap-summary.awk" "$logdir/$p.out")
-		IFS=$'\t' read -r ok notok skip todo points planerr reason <<<"$summary" || true
-		status=PASS
-		if ((rc == 124 || rc == 137)); then
-			status=FAIL reason="timed out after ${TIMEOUT}s${reason:+ ($reason)}"
-		elif ((notok > 0)); then
-			status=FAIL
-			if [[ $reason =~ ^(exit\ status\ [0-9]+)?$ && -s $logdir/$p.err ]]; then
-				reason="${reason:+$reason: }$(stderr_reason "$logdir/$p.err")"
+		run_once "$p"
+		# A program listed as racy races in the suite itself, for every runtime: a failure is
+		# retried a bounded number of times, and says how many tries it took.
+		tries=1 racy=""
+		if ((CHECK)) && [[ -v EXPECTED[$p] && ${EXPECTED[$p]} == racy* ]]; then
+			while [[ $status == FAIL ]] && ((tries < RACY_TRIES)); do
+				cleanup_containers
+				cleanup_cgroups "$before"
+				tries=$((tries + 1))
+				run_once "$p"
+			done
+			if [[ $status == PASS ]]; then
+				racy="[racy: passed on try $tries of at most $RACY_TRIES]"
+			else
+				racy="[racy: FAILED all $tries tries]"
 			fi
-		elif ((rc != 0)); then
-			status=FAIL
-			reason="exit $rc: $(stderr_reason "$logdir/$p.err")"
-		elif [[ $planerr != - ]]; then
-			status=FAIL reason=$planerr
-		elif ((points > 0 && skip + todo == points)); then
-			status=SKIP reason="all $points test points skipped"
 		fi
+		secs=$((SECONDS - t0))
 		case $status in
 		PASS) npass=$((npass + 1)) ;;
 		FAIL) nfail=$((nfail + 1)) ;;
@@ -316,7 +338,10 @@ run_suite() {
 		# exactly when the check fails.
 		flag=""
 		if ((CHECK)); then
-			if [[ -v EXPECTED[$p] && $status == FAIL ]]; then
+			if [[ -n $racy ]]; then
+				flag=$racy
+				if [[ $status == FAIL ]]; then c_fail=$((c_fail + 1)); else c_pass=$((c_pass + 1)); fi
+			elif [[ -v EXPECTED[$p] && $status == FAIL ]]; then
 				flag="[expected: ${EXPECTED[$p]}]"
 				xfail=$((xfail + 1)) c_skip=$((c_skip + 1))
 			elif [[ -v EXPECTED[$p] && ${EXPECTED[$p]} == flaky* ]]; then
@@ -443,6 +468,8 @@ load_expected_quiet() {
 
 # ------------------------------------------------------------------- main ---
 RUNTIME="" NAME="" CHECK=0 ONLY="" TIMEOUT=60 HIDE_CG2=auto MODE=run
+# A program listed as "racy:" in expected-failures.txt is tried at most this many times.
+RACY_TRIES=4
 EXPECTED_FILE="$HERE/expected-failures.txt"
 while (($#)); do
 	case $1 in

@@ -275,3 +275,87 @@ pub fn assert_state_schema(s: &Value) {
         );
     }
 }
+
+/// Whether process `pid` exits within `secs` (it may be our child: it is not reaped here).
+pub fn exits_within(pid: i32, secs: u64) -> bool {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return true;
+    }
+    let mut pfd = libc::pollfd {
+        fd: fd as i32,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, (secs * 1000) as i32) };
+    // SAFETY: fd was returned by pidfd_open above.
+    unsafe { libc::close(fd as i32) };
+    n == 1
+}
+
+/// Runs `cmd` to its end with its output captured, failing the test (and killing it) if it
+/// has not finished after `secs`: for commands that must never wait on another.
+pub fn output_within(mut cmd: Command, secs: u64, what: &str) -> Output {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if !exits_within(child.id() as i32, secs) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what}: still running after {secs} s");
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A hook that tells the test it is running and then blocks until the test lets it go:
+/// holds a create (createRuntime) or a start (poststart) in the middle of its work.
+pub struct Gate {
+    ready: PathBuf,
+    gate: PathBuf,
+}
+
+impl Gate {
+    /// Adds the hook to `b`'s config under `hooks.<kind>`.
+    pub fn install(b: &Bundle, kind: &str) -> Gate {
+        let g = Gate {
+            ready: b.path().join(format!("{kind}.ready")),
+            gate: b.path().join(format!("{kind}.gate")),
+        };
+        nix::unistd::mkfifo(&g.gate, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let script = format!(
+            "cat >/dev/null; touch {}; cat {} >/dev/null",
+            g.ready.display(),
+            g.gate.display()
+        );
+        b.edit(|c| {
+            c["hooks"] = json!({ kind: [{"path": "/bin/sh", "args": ["sh", "-c", script]}] })
+        });
+        g
+    }
+
+    pub fn wait_ready(&self) {
+        wait_until(30, "the hook to run", || self.ready.exists());
+    }
+
+    /// Lets the hook finish.
+    pub fn open(&self) {
+        // Opening the write end waits for the hook's reader; closing it gives it EOF.
+        drop(fs::OpenOptions::new().write(true).open(&self.gate).unwrap());
+    }
+}
+
+impl Drop for Gate {
+    /// A test that failed with its hook still blocked lets it go, or the bundle's cleanup
+    /// would wait for the create or start that the hook holds. Non-blocking: with no hook
+    /// reading, there is nothing to release.
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.gate);
+    }
+}

@@ -1,27 +1,33 @@
+use libcontainer::container::Container;
+
+use super::Forking;
+use crate::Status;
 use crate::error::{Error, Result};
 use crate::hooks::{ExecWatch, LateHooks};
-use crate::{ContainerStatus, Runtime};
 
-impl Runtime {
+impl Forking {
     /// Runs the user process of a created container.
     pub fn start(&self, id: &str) -> Result<()> {
-        let (mut container, _lock) = self.load_locked(id)?;
-        if container.status() != ContainerStatus::Created {
+        let dir = self.rt.dir(id)?;
+        let _lock = dir.lock_unless_creating("start", "created")?;
+        let status = dir.snapshot()?.status;
+        if status != Status::Created {
             return Err(Error::WrongStatus {
                 id: id.to_owned(),
-                status: container.status(),
+                status,
                 action: "start",
                 needed: "created",
             });
         }
-        let dir = self.container_dir(id);
-        let hooks = LateHooks::load(&dir)?;
+        let hooks = LateHooks::load(&dir.path)?;
         // Opened before the init is told to go, so its exec cannot be missed.
         let exec = if hooks.has_poststart() {
-            ExecWatch::open(&dir)?
+            ExecWatch::open(&dir.path)?
         } else {
             None
         };
+        let mut container =
+            Container::load(dir.path.clone()).map_err(|e| Error::container("start", id, e))?;
         container
             .start()
             .map_err(|e| Error::container("start", id, e))?;
@@ -31,9 +37,4 @@ impl Runtime {
         }
         Ok(())
     }
-}
-
-pub(crate) fn command(rt: &Runtime, args: liboci_cli::Start) -> Result<i32> {
-    rt.start(&args.container_id)?;
-    Ok(0)
 }

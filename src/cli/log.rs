@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -14,7 +15,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::error::{Error, Result};
+use runtime::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -27,7 +28,10 @@ impl Format {
         match s {
             None | Some("text") => Ok(Format::Text),
             Some("json") => Ok(Format::Json),
-            Some(other) => Err(Error::LogFormat(other.to_owned())),
+            Some(other) => Err(Error::Usage {
+                what: format!("--log-format {other:?}"),
+                reason: "expected \"text\" or \"json\"".into(),
+            }),
         }
     }
 }
@@ -36,6 +40,7 @@ impl Format {
 pub struct Log {
     file: Option<Mutex<File>>,
     format: Format,
+    fds: Vec<RawFd>,
 }
 
 impl Log {
@@ -53,29 +58,39 @@ impl Log {
         };
         let level = if debug { Level::DEBUG } else { Level::WARN };
         let events = RecordFormat(format);
-        match path {
-            Some(p) => {
-                let writer = Mutex::new(open(p)?);
+        let file = path.map(open).transpose()?;
+        let mut fds = Vec::new();
+        match (&file, path) {
+            (Some(f), Some(p)) => {
+                let writer = f
+                    .try_clone()
+                    .map_err(|e| Error::io("open log file", p, e))?;
+                fds.extend([f.as_raw_fd(), writer.as_raw_fd()]);
                 let _ = tracing_subscriber::fmt()
                     .with_max_level(level)
                     .event_format(events)
-                    .with_writer(writer)
+                    .with_writer(Mutex::new(writer))
                     .try_init();
             }
-            None if debug => {
+            _ if debug => {
                 let _ = tracing_subscriber::fmt()
                     .with_max_level(level)
                     .event_format(events)
                     .with_writer(std::io::stderr)
                     .try_init();
             }
-            None => {}
+            _ => {}
         }
-        let file = match path {
-            Some(p) => Some(Mutex::new(open(p)?)),
-            None => None,
-        };
-        Ok(Log { file, format })
+        Ok(Log {
+            file: file.map(Mutex::new),
+            format,
+            fds,
+        })
+    }
+
+    /// The descriptors the log keeps open, which must survive `close_inherited_fds`.
+    pub fn fds(&self) -> &[RawFd] {
+        &self.fds
     }
 
     /// Records a failure in the log file (the caller prints it on stderr).

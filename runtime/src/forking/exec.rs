@@ -6,8 +6,10 @@ use libcontainer::oci_spec::runtime::Spec;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
 
+use super::{Forking, create, run};
 use crate::error::{Error, Result};
-use crate::{ContainerStatus, Runtime, create, run, seccomp_cache};
+use crate::process::ProcessId;
+use crate::{Status, seccomp_cache};
 
 /// A process to start inside a running container: runc's `exec` flags.
 #[derive(Debug, Clone, Default)]
@@ -28,35 +30,40 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
 }
 
-impl Runtime {
-    /// Starts a process in the container. Detached, returns 0 once it runs; otherwise waits
-    /// and returns its exit code (128+signal when killed, as a shell reports it).
-    pub fn exec(&self, id: &str, opts: ExecOptions) -> Result<i32> {
-        let (container, lock) = self.load(id)?;
-        let ok = match container.status() {
-            ContainerStatus::Running => true,
-            ContainerStatus::Paused => opts.ignore_paused,
+impl Forking {
+    /// Starts a process in the container. Detached, returns once it runs; otherwise waits
+    /// and returns its exit code too (128+signal when killed, as a shell reports it).
+    ///
+    /// Takes no lock: an exec changes no state, and its process (a clone of this one that
+    /// may sit in a frozen cgroup until `resume`) must not keep others from the container.
+    pub fn exec(&self, id: &str, opts: ExecOptions) -> Result<(ProcessId, Option<i32>)> {
+        let dir = self.rt.dir(id)?;
+        let snap = dir.snapshot()?;
+        let ok = match snap.status {
+            Status::Running => true,
+            Status::Paused => opts.ignore_paused,
             _ => false,
         };
         if !ok {
             return Err(Error::WrongStatus {
                 id: id.to_owned(),
-                status: container.status(),
+                status: snap.status,
                 action: "exec",
                 needed: "running",
             });
         }
+        let state = snap.state.ok_or_else(|| Error::NotFound(id.to_owned()))?;
         if opts.process.is_none() && opts.args.is_empty() {
             return Err(Error::Usage {
                 what: "exec".into(),
-                reason: "give a command to run, or --process".into(),
+                reason: "no command to run and no process file".into(),
             });
         }
         if let Some(p) = &opts.process
             && !p.is_file()
         {
             return Err(Error::Usage {
-                what: format!("--process {}", p.display()),
+                what: format!("process file {}", p.display()),
                 reason: "no such file".into(),
             });
         }
@@ -66,14 +73,14 @@ impl Runtime {
         }
         // The exec'd process gets the container's profile, which libcontainer reads from the
         // bundle again. A config that cannot be read here is left for libcontainer to report.
-        let config = container.bundle().join("config.json");
+        let config = state.bundle.join("config.json");
         let seccomp_program = match Spec::load(&config) {
-            Ok(spec) => seccomp_cache::program(&self.root, &config, &spec)?,
+            Ok(spec) => seccomp_cache::program(self.rt.root(), &config, &spec)?,
             Err(_) => None,
         };
         let pid = ContainerBuilder::new(id.to_owned(), SyscallType::default())
             .with_executor(DefaultExecutor {})
-            .with_root_path(&self.root)
+            .with_root_path(self.rt.root())
             .map(|b| {
                 b.with_console_socket(opts.console_socket.as_ref())
                     .with_preserved_fds(opts.preserve_fds)
@@ -93,48 +100,18 @@ impl Runtime {
             })
             .and_then(|b| b.build())
             .map_err(|e| Error::container("exec in", id, e))?;
-        // Held only until the process exists: a foreground exec must not block kill or delete.
-        drop(lock);
+        let process = ProcessId::of(pid.as_raw()).unwrap_or(ProcessId {
+            pid: pid.as_raw(),
+            start_time: 0,
+        });
         if let Some(path) = &opts.pid_file {
             create::write_pid_file(path, pid)?;
         }
         if opts.detach {
-            return Ok(0);
+            return Ok((process, None));
         }
         // The process was forked with the caller's signal mask; only now can davit block.
-        run::SignalsBlocked::new()?.wait_forwarding(pid)
+        let code = run::SignalsBlocked::new()?.wait_forwarding(pid)?;
+        Ok((process, Some(code)))
     }
-}
-
-pub(crate) fn command(rt: &Runtime, args: liboci_cli::Exec) -> Result<i32> {
-    if args.tty && args.process.is_none() {
-        return Err(Error::Unsupported(
-            "exec -t without --process (put \"terminal\": true in a process.json)".into(),
-        ));
-    }
-    for (flag, given) in [
-        ("--apparmor", args.apparmor.is_some()),
-        ("--process-label", args.process_label.is_some()),
-        ("--cgroup", args.cgroup.is_some()),
-    ] {
-        if given {
-            return Err(Error::Unsupported(format!("exec {flag}")));
-        }
-    }
-    let opts = ExecOptions {
-        process: args.process,
-        args: args.command,
-        env: args.env.into_iter().collect(),
-        cwd: args.cwd,
-        user: args.user,
-        additional_gids: args.additional_gids,
-        capabilities: args.cap,
-        no_new_privs: args.no_new_privs,
-        console_socket: args.console_socket,
-        pid_file: args.pid_file,
-        preserve_fds: args.preserve_fds,
-        detach: args.detach,
-        ignore_paused: args.ignore_paused,
-    };
-    rt.exec(&args.container_id, opts)
 }

@@ -3,14 +3,20 @@ use nix::sys::signal::{self, SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::Runtime;
-use crate::create::CreateOptions;
+use super::{CreateOptions, Forking};
 use crate::error::{Error, Result};
+use crate::process::ProcessId;
 
-impl Runtime {
+impl Forking {
     /// Creates and starts a container. Detached, returns once it runs; in the foreground,
     /// forwards signals to it, waits, deletes it (unless `keep`) and returns its exit code.
-    pub fn run(&self, id: &str, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    pub fn run(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        detach: bool,
+        keep: bool,
+    ) -> Result<(ProcessId, i32)> {
         if !detach {
             become_subreaper()?;
         }
@@ -18,7 +24,7 @@ impl Runtime {
             foreground: !detach,
             ..opts.clone()
         };
-        let container = self.create(id, &opts)?;
+        let init = self.create(id, &opts)?;
         // Block before start, after create: the container's init was forked with the
         // caller's mask (libcontainer does not reset it), and from start on every signal
         // sent to us must be forwarded, not acted on.
@@ -29,22 +35,19 @@ impl Runtime {
         };
         if let Err(e) = self.start(id) {
             drop(blocked);
-            let _ = self.delete(id, true);
+            let _ = self.rt.delete(id, true);
             return Err(e);
         }
         let Some(blocked) = blocked else {
-            return Ok(0);
+            return Ok((init, 0));
         };
-        let pid = container
-            .pid()
-            .ok_or_else(|| Error::Internal("container has no pid after create".into()))?;
-        let code = blocked.wait_forwarding(pid);
+        let code = blocked.wait_forwarding(Pid::from_raw(init.pid));
         drop(blocked);
         if !keep {
-            let deleted = self.delete(id, true);
-            return code.and_then(|c| deleted.map(|()| c));
+            let deleted = self.rt.delete(id, true);
+            return code.and_then(|c| deleted.map(|()| (init, c)));
         }
-        code
+        code.map(|c| (init, c))
     }
 }
 
@@ -113,18 +116,4 @@ fn reap(pid: Pid) -> Result<Option<i32>> {
             Err(e) => return Err(Error::sys("wait for container process", e)),
         }
     }
-}
-
-pub(crate) fn command(rt: &Runtime, args: liboci_cli::Run) -> Result<i32> {
-    let _ = (args.no_new_keyring, args.no_subreaper);
-    let opts = CreateOptions {
-        bundle: args.bundle,
-        pid_file: args.pid_file,
-        console_socket: args.console_socket,
-        no_pivot: args.no_pivot,
-        preserve_fds: args.preserve_fds,
-        // Runtime::run decides foreground from `detach`.
-        foreground: false,
-    };
-    rt.run(&args.container_id, &opts, args.detach, args.keep)
 }

@@ -1,0 +1,134 @@
+//! Commands that fork into a container: create, start, run, exec. Each runs in this
+//! short-lived, single-threaded process and, for a daemon that spawned it, writes a
+//! [`Report`] to `DAVIT_REPORT_FD`.
+
+use runtime::forking::{
+    CreateOptions, ExecOptions, Forking, REPORT_FD_ENV, Report, close_inherited_fds, selfexe,
+};
+use runtime::{Error, Result, Runtime};
+
+use super::log::Log;
+
+fn forking(rt: Runtime) -> Forking {
+    // SAFETY: the davit command line has one thread: nothing before this point starts one.
+    unsafe { Forking::new(rt) }
+}
+
+/// Readies this process to fork into a container: re-executes it from a read-only view of
+/// its binary (CVE-2019-5736), then closes every descriptor the caller left open, but for
+/// stdio, the `preserve` descriptors after them, the log and the report descriptor.
+fn enter_containers(log: &Log, preserve: i32) -> Result<()> {
+    selfexe::run_from_read_only_binary()?;
+    let mut keep = log.fds().to_vec();
+    if let Some(fd) = std::env::var(REPORT_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        keep.push(fd);
+    }
+    close_inherited_fds(3 + preserve.max(0), &keep)
+        .map_err(|e| Error::io("close inherited descriptors", "/proc/self/fd", e))
+}
+
+/// Sends the report of `result` and hands it on.
+fn reported<T>(result: Result<T>, ok: impl FnOnce(&T) -> Report) -> Result<T> {
+    match &result {
+        Ok(v) => ok(v).send(),
+        Err(e) => Report::failure(e).send(),
+    }
+    result
+}
+
+pub(super) fn create(rt: Runtime, a: liboci_cli::Create, log: &Log) -> Result<i32> {
+    // libcontainer never makes a session keyring, which is what --no-new-keyring asks for.
+    let _ = a.no_new_keyring;
+    let opts = CreateOptions {
+        bundle: a.bundle,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+        no_pivot: a.no_pivot,
+        preserve_fds: a.preserve_fds,
+        foreground: false,
+    };
+    let result = enter_containers(log, a.preserve_fds)
+        .and_then(|()| forking(rt).create(&a.container_id, &opts));
+    reported(result, |init| Report::Ok {
+        process: Some(*init),
+        exit_code: None,
+    })?;
+    Ok(0)
+}
+
+pub(super) fn start(rt: Runtime, a: liboci_cli::Start) -> Result<i32> {
+    reported(forking(rt).start(&a.container_id), |()| Report::Ok {
+        process: None,
+        exit_code: None,
+    })?;
+    Ok(0)
+}
+
+pub(super) fn run(rt: Runtime, a: liboci_cli::Run, log: &Log) -> Result<i32> {
+    let _ = a.no_new_keyring;
+    if a.no_subreaper && !a.detach {
+        return Err(Error::Unsupported(
+            "run --no-subreaper in the foreground (davit learns the container's exit code as \
+             its subreaper; run detached instead)"
+                .into(),
+        ));
+    }
+    let opts = CreateOptions {
+        bundle: a.bundle,
+        pid_file: a.pid_file,
+        console_socket: a.console_socket,
+        no_pivot: a.no_pivot,
+        preserve_fds: a.preserve_fds,
+        // Forking::run decides foreground from `detach`.
+        foreground: false,
+    };
+    let result = enter_containers(log, a.preserve_fds)
+        .and_then(|()| forking(rt).run(&a.container_id, &opts, a.detach, a.keep));
+    let (_, code) = reported(result, |(init, code)| Report::Ok {
+        process: Some(*init),
+        exit_code: (!a.detach).then_some(*code),
+    })?;
+    Ok(code)
+}
+
+pub(super) fn exec(rt: Runtime, a: liboci_cli::Exec, log: &Log) -> Result<i32> {
+    if a.tty && a.process.is_none() {
+        return Err(Error::Unsupported(
+            "exec -t without --process (put \"terminal\": true in a process.json)".into(),
+        ));
+    }
+    for (flag, given) in [
+        ("--apparmor", a.apparmor.is_some()),
+        ("--process-label", a.process_label.is_some()),
+        ("--cgroup", a.cgroup.is_some()),
+    ] {
+        if given {
+            return Err(Error::Unsupported(format!("exec {flag}")));
+        }
+    }
+    let opts = ExecOptions {
+        process: a.process,
+        args: a.command,
+        env: a.env.into_iter().collect(),
+        cwd: a.cwd,
+        user: a.user,
+        additional_gids: a.additional_gids,
+        capabilities: a.cap,
+        no_new_privs: a.no_new_privs,
+        console_socket: a.console_socket,
+        pid_file: a.pid_file,
+        preserve_fds: a.preserve_fds,
+        detach: a.detach,
+        ignore_paused: a.ignore_paused,
+    };
+    let result = enter_containers(log, a.preserve_fds)
+        .and_then(|()| forking(rt).exec(&a.container_id, opts));
+    let (_, code) = reported(result, |(process, code)| Report::Ok {
+        process: Some(*process),
+        exit_code: *code,
+    })?;
+    Ok(code.unwrap_or(0))
+}
