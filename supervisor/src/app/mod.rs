@@ -1,6 +1,7 @@
 //! App files: one `NAME.toml` per app in the config directory, in docker-compose's vocabulary
 //! (see supervisor/README.md for the format), and the order in which apps start and stop.
 
+mod depends;
 mod duration;
 mod file;
 mod signal;
@@ -14,6 +15,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use depends::{DependencyError, Plan, plan};
 pub use duration::{DurationError, parse_duration};
 pub use signal::Signal;
 pub use size::{SizeError, parse_size};
