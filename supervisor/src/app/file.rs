@@ -141,13 +141,15 @@ impl Reader<'_> {
         );
     }
 
-    /// A value as the file wrote it, cut short: errors quote what the person typed.
+    /// A value as the file wrote it, on one line and cut short: errors quote what the person
+    /// typed.
     fn shown(&self, v: &Value<'_>) -> String {
         if let DeValue::String(s) = v.get_ref() {
             return format!("{s:?}");
         }
         let span = v.span();
-        let raw = self.text.get(span).unwrap_or("").trim();
+        let raw = self.text.get(span).unwrap_or("");
+        let raw = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         match raw.char_indices().nth(40) {
             Some((cut, _)) => format!("{}...", &raw[..cut]),
             None => raw.to_owned(),

@@ -424,6 +424,19 @@ fn error_invalid_toml() {
 }
 
 #[test]
+fn error_lines_are_where_a_multiline_value_starts() {
+    assert_eq!(
+        error("bundle = \"b\"\nhealthcheck.test = [\n  \"CMD\",\n]\n"),
+        "/etc/davit/apps/web.toml:2: healthcheck.test: [ \"CMD\", ]: CMD needs a command after it"
+    );
+    assert_eq!(
+        error("bundle = \"b\"\ndepends_on = [\n  \"db\",\n  \"a b\",\n]\n"),
+        "/etc/davit/apps/web.toml:4: depends_on[1]: \"a b\": not an app name: \
+         it cannot contain ' ' (use letters, digits, _ + - .)"
+    );
+}
+
+#[test]
 fn every_problem_in_a_file_is_reported_in_line_order() {
     let errors =
         parse("restart = \"sometimes\"\nenabled = 1\n[healthcheck]\ntest = []\ntimeout = \"0s\"\n")
