@@ -136,7 +136,7 @@ impl ContainerDir {
     pub(crate) fn record_init(&self, init: ProcessId) -> Result<()> {
         let path = self.path.join(INIT_FILE);
         let data = serde_json::to_vec(&init).map_err(|e| Error::Json(e.to_string()))?;
-        fsutil::write_atomic(&path, &data).map_err(|e| Error::io("record init process", path, e))
+        fsutil::replace(&path, &data).map_err(|e| Error::io("record init process", path, e))
     }
 
     fn read_init(&self) -> Result<Option<ProcessId>> {

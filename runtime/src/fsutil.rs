@@ -5,6 +5,17 @@ use std::path::Path;
 /// Replaces `path` with `data` so that a reader, or a power cut, sees the old file or the new
 /// one and never a torn one: write a temporary beside it, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_replacing(path, data, true)
+}
+
+/// Replaces `path` with `data` so that a concurrent reader sees the old file or the new one,
+/// without the syncs: for container state, which a crash makes moot anyway (the processes
+/// it describes are gone with it) and which would pay milliseconds per save on a disk.
+pub(crate) fn replace(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_replacing(path, data, false)
+}
+
+fn write_replacing(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -19,9 +30,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

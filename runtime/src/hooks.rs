@@ -118,7 +118,7 @@ fn run_each(kind: &str, hooks: &[Hook], id: &str, state: &State) {
 fn save_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let data =
         serde_json::to_vec(value).map_err(|e| Error::Json(format!("{}: {e}", path.display())))?;
-    fsutil::write_atomic(path, &data).map_err(|e| Error::io("save hooks", path, e))
+    fsutil::replace(path, &data).map_err(|e| Error::io("save hooks", path, e))
 }
 
 /// Whether `spec` has poststart hooks, which need the exec FIFO.

@@ -126,6 +126,6 @@ fn discard(dir: &ContainerDir, bundle: &Bundle, id: &str) {
 }
 
 pub(crate) fn write_pid_file(path: &Path, pid: nix::unistd::Pid) -> Result<()> {
-    fsutil::write_atomic(path, pid.to_string().as_bytes())
+    fsutil::replace(path, pid.to_string().as_bytes())
         .map_err(|e| Error::io("write pid file", path, e))
 }
