@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
-use libcontainer::workload::default::DefaultExecutor;
 use nix::sys::signal::{Signal, kill};
 
 use super::Forking;
@@ -53,7 +52,7 @@ impl Forking {
             Ok(())
         })?;
         let built = ContainerBuilder::new(id.to_owned(), SyscallType::default())
-            .with_executor(DefaultExecutor {})
+            .with_executor(super::executor::ContainerExecutor)
             .with_root_path(root)
             .map(|b| {
                 b.with_console_socket(opts.console_socket.as_ref())

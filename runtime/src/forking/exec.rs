@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::oci_spec::runtime::Spec;
 use libcontainer::syscall::syscall::SyscallType;
-use libcontainer::workload::default::DefaultExecutor;
 
 use super::{Forking, create, run};
 use crate::error::{Error, Result};
@@ -79,7 +78,7 @@ impl Forking {
             Err(_) => None,
         };
         let pid = ContainerBuilder::new(id.to_owned(), SyscallType::default())
-            .with_executor(DefaultExecutor {})
+            .with_executor(super::executor::ContainerExecutor)
             .with_root_path(self.rt.root())
             .map(|b| {
                 b.with_console_socket(opts.console_socket.as_ref())

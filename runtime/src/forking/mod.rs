@@ -9,6 +9,7 @@
 
 mod create;
 mod exec;
+mod executor;
 mod fds;
 mod report;
 mod run;
@@ -33,13 +34,6 @@ impl Forking {
     /// The process must have one thread, and keep to one while this value is used: see the
     /// module documentation. Its working directory may change during any call.
     pub unsafe fn new(rt: Runtime) -> Forking {
-        // Rust starts every program with SIGPIPE ignored, and an ignored signal stays ignored
-        // across exec: without this, every container process would inherit it.
-        // SAFETY: the process is single-threaded (the caller's promise), so no other thread
-        // observes the disposition change.
-        unsafe {
-            nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_DFL);
-        }
         Forking { rt }
     }
 
