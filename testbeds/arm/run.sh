@@ -9,6 +9,7 @@ cache="$DAVIT_CACHE/arm"
 start=$(date +%s)
 "$here/build.sh" || { echo "arm: cross build failed"; echo "0 passed, 4 failed"; exit 1; }
 "$here/kernel.sh" >/dev/null || { echo "arm: kernel fetch failed"; echo "0 passed, 4 failed"; exit 1; }
+mkdir -p "$cache/logs"
 pass=0 fail=0
 for arch in arm64 armhf; do
   for mode in v2 v1; do
