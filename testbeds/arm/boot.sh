@@ -177,6 +177,7 @@ else
         esac
     done
     mount -o remount,ro,nosuid,nodev,noexec,mode=755 /sys/fs/cgroup
+    echo "testbed: cgroup v1 hierarchies: $(ls /sys/fs/cgroup | tr '\n' ' ')"
 fi
 
 for m in $(cat /etc/modules-load); do
