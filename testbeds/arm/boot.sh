@@ -37,7 +37,7 @@
 #      and insmod'ed)  DAVIT_BOOT_APPEND (extra kernel arguments)
 #      DAVIT_BOOT_VERBOSE=1 (stream the console to stderr too)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() { sed -n '5,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 64; }

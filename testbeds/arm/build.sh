@@ -8,12 +8,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../env.sh
 . "$here/../env.sh"
 cache="$DAVIT_CACHE/arm"
 arches=("$@")
 ((${#arches[@]})) || arches=(arm64 armhf)
 
 "$here/toolchain.sh" >/dev/null
+# shellcheck source=/dev/null # written by toolchain.sh
 . "$cache/env.sh"
 
 "$repo/third_party/prepare.sh"

@@ -4,6 +4,7 @@
 # "N passed, M failed" over the four boots; exits non-zero unless all passed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../env.sh
 . "$here/../env.sh"
 cache="$DAVIT_CACHE/arm"
 start=$(date +%s)
