@@ -23,15 +23,15 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    #[error("compile davit's seccomp filter: {0}")]
+    #[error("compile davit's seccomp filter with libseccomp")]
     Compile(#[source] libcontainer::seccomp::SeccompError),
-    #[error("compile davit's seccomp filter: {0}")]
+    #[error("compile davit's seccomp filter: keep the program in memory")]
     Io(#[source] std::io::Error),
     #[error("davit's seccomp filter has {0} instructions (1 to 65535 can be loaded)")]
     BadProgram(usize),
-    #[error("set no_new_privs: {0}")]
+    #[error("set no_new_privs")]
     NoNewPrivs(#[source] std::io::Error),
-    #[error("install davit's seccomp filter: {0}")]
+    #[error("install davit's seccomp filter")]
     Install(#[source] std::io::Error),
     #[error("install davit's seccomp filter: thread {0} cannot take it (TSYNC)")]
     ThreadSync(libc::c_long),
