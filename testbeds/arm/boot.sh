@@ -7,9 +7,11 @@
 #                armhf (armv7,   qemu-system-arm     -M virt -cpu cortex-a15)
 #   CGROUP_MODE  v2: cgroup2 at /sys/fs/cgroup (nsdelegate), every available
 #                    controller enabled in the root's cgroup.subtree_control
-#                v1: tmpfs at /sys/fs/cgroup, one v1 hierarchy per directory:
-#                    cpu cpuacct cpuset memory devices
-#                    freezer blkio pids
+#                v1: as systemd mounts it (legacy hierarchy): read-only tmpfs at
+#                    /sys/fs/cgroup, name=systemd at systemd/, every enabled
+#                    controller of /proc/cgroups in its own hierarchy except
+#                    the co-mounted cpu,cpuacct and net_cls,net_prio (with
+#                    symlinks cpu, cpuacct, net_cls, net_prio to them)
 #   PAYLOAD_DIR  directory copied to /payload in the guest ("-" for none);
 #                /payload is first in PATH and the test's working directory
 #   TEST_SCRIPT  run as `sh TEST_SCRIPT` (busybox sh) in the guest, with
@@ -35,7 +37,7 @@
 #      and insmod'ed)  DAVIT_BOOT_APPEND (extra kernel arguments)
 #      DAVIT_BOOT_VERBOSE=1 (stream the console to stderr too)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() { sed -n '5,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 64; }
@@ -148,13 +150,34 @@ if [ "$CGROUP_MODE" = v2 ]; then
         echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "testbed: cannot enable cgroup controller $c"
     done
 else
-    # One hierarchy per controller, as on davit's development host. (systemd's co-mounted
-    # cpu,cpuacct breaks libcontainer 0.7's cgroup-namespaced /sys/fs/cgroup mount: EINVAL.)
-    mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-    for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
-        mkdir -p /sys/fs/cgroup/$c
-        mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || echo "testbed: cannot mount cgroup v1 $c"
+    # As systemd mounts cgroup v1 (its "legacy" hierarchy, src/shared/mount-setup.c): a tmpfs,
+    # the name=systemd hierarchy, then every controller the kernel has enabled, cpu,cpuacct and
+    # net_cls,net_prio co-mounted (systemd's JoinControllers) with a symlink per controller;
+    # finally the tmpfs is made read-only.
+    mount -t tmpfs -o nosuid,nodev,noexec,mode=755 tmpfs /sys/fs/cgroup
+    mkdir /sys/fs/cgroup/systemd
+    mount -t cgroup -o nosuid,nodev,noexec,none,name=systemd,xattr cgroup /sys/fs/cgroup/systemd ||
+        mount -t cgroup -o nosuid,nodev,noexec,none,name=systemd cgroup /sys/fs/cgroup/systemd ||
+        echo "testbed: cannot mount cgroup v1 name=systemd"
+    ctrls=" $(awk '!/^#/ && $4 == 1 { printf "%s ", $1 }' /proc/cgroups)"
+    for c in $ctrls; do
+        case $c in
+            cpu) case $ctrls in *" cpuacct "*) c=cpu,cpuacct ;; esac ;;
+            cpuacct) case $ctrls in *" cpu "*) continue ;; esac ;;
+            net_cls) case $ctrls in *" net_prio "*) c=net_cls,net_prio ;; esac ;;
+            net_prio) case $ctrls in *" net_cls "*) continue ;; esac ;;
+        esac
+        mkdir "/sys/fs/cgroup/$c"
+        if ! mount -t cgroup -o "nosuid,nodev,noexec,$c" cgroup "/sys/fs/cgroup/$c"; then
+            echo "testbed: cannot mount cgroup v1 $c"
+            continue
+        fi
+        case $c in *,*)
+            for s in $(echo "$c" | tr , ' '); do ln -s "$c" "/sys/fs/cgroup/$s"; done ;;
+        esac
     done
+    mount -o remount,ro,nosuid,nodev,noexec,mode=755 /sys/fs/cgroup
+    echo "testbed: cgroup v1 hierarchies: $(ls /sys/fs/cgroup | tr '\n' ' ')"
 fi
 
 for m in $(cat /etc/modules-load); do

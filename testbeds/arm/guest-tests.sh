@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Runs inside a board (busybox sh, as root): davit's integration tests, cross-built, against
 # the board's davit. Prints one line per test binary; exit status 0 only if all passed.
 export DAVIT_TEST_BIN="$PAYLOAD/davit"

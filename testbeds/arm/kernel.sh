@@ -16,7 +16,7 @@
 #
 # Usage: testbeds/arm/kernel.sh [arm64|armhf ...]   (default: both)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root"

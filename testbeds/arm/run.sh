@@ -4,11 +4,13 @@
 # "N passed, M failed" over the four boots; exits non-zero unless all passed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../env.sh
 . "$here/../env.sh"
 cache="$DAVIT_CACHE/arm"
 start=$(date +%s)
 "$here/build.sh" || { echo "arm: cross build failed"; echo "0 passed, 4 failed"; exit 1; }
 "$here/kernel.sh" >/dev/null || { echo "arm: kernel fetch failed"; echo "0 passed, 4 failed"; exit 1; }
+mkdir -p "$cache/logs"
 pass=0 fail=0
 for arch in arm64 armhf; do
   for mode in v2 v1; do

@@ -5,7 +5,7 @@
 # Usage: testbeds/arm/selftest.sh [ARCH...]   (default: arm64 armhf)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
 arches=("$@")

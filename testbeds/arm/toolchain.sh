@@ -24,7 +24,7 @@
 #        DAVIT_APT_REFRESH=1 force a private apt-get update
 #        DAVIT_REQUIRE_SIGNED=1 refuse .debs not verified by a signed index
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (apt-get install, $ARM_CACHE)"

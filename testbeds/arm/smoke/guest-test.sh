@@ -3,7 +3,7 @@
 # Payload: hello and seccomp (static smoke binaries from toolchain.sh).
 # Checks: the binaries run; PID + mount namespaces work; the cgroup layout of
 # CGROUP_MODE (v2: memory.max, cgroup.freeze in a child cgroup and a real
-# freeze; v1: memory.limit_in_bytes, freezer.state, ...) is usable.
+# freeze; v1: systemd's layout, memory.limit_in_bytes, freezer.state, ...) is usable.
 pass=0
 fail=0
 check() {
@@ -87,6 +87,9 @@ else
     check "memory/memory.limit_in_bytes" test -f $cg/memory/memory.limit_in_bytes
     check "freezer hierarchy" test -d $cg/freezer -a -f $cg/freezer/cgroup.procs
     check "cpu -> cpu,cpuacct symlink" test -f $cg/cpu/cpu.cfs_quota_us -a -f $cg/cpuacct/cpuacct.usage
+    check "cpu, cpuacct link to the co-mounted cpu,cpuacct (systemd's layout)" \
+        sh -c "[ \$(readlink $cg/cpu) = cpu,cpuacct ] && [ \$(readlink $cg/cpuacct) = cpu,cpuacct ]"
+    check "name=systemd hierarchy" grep -q "^cgroup $cg/systemd cgroup .*name=systemd" /proc/mounts
     check "cpuset, devices, blkio, pids" \
         test -f $cg/cpuset/cpuset.cpus -a -f $cg/devices/devices.list -a -d $cg/blkio -a -d $cg/pids
     mkdir $cg/memory/smoke $cg/freezer/smoke $cg/pids/smoke
