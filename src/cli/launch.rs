@@ -39,17 +39,34 @@ fn reported<T>(result: Result<T>, ok: impl FnOnce(&T) -> Report) -> Result<T> {
     result
 }
 
+/// runc's create flags, shared by `create` and `run`.
+fn create_options(
+    bundle: std::path::PathBuf,
+    pid_file: Option<std::path::PathBuf>,
+    console_socket: Option<std::path::PathBuf>,
+    no_pivot: bool,
+    preserve_fds: i32,
+) -> CreateOptions {
+    CreateOptions {
+        bundle,
+        pid_file,
+        console_socket,
+        no_pivot,
+        preserve_fds,
+        foreground: false,
+    }
+}
+
 pub(super) fn create(rt: Runtime, a: liboci_cli::Create, log: &Log) -> Result<i32> {
     // libcontainer never makes a session keyring, which is what --no-new-keyring asks for.
     let _ = a.no_new_keyring;
-    let opts = CreateOptions {
-        bundle: a.bundle,
-        pid_file: a.pid_file,
-        console_socket: a.console_socket,
-        no_pivot: a.no_pivot,
-        preserve_fds: a.preserve_fds,
-        foreground: false,
-    };
+    let opts = create_options(
+        a.bundle,
+        a.pid_file,
+        a.console_socket,
+        a.no_pivot,
+        a.preserve_fds,
+    );
     let result = enter_containers(log, a.preserve_fds)
         .and_then(|()| forking(rt).create(&a.container_id, &opts));
     reported(result, |init| Report::Ok {
@@ -76,15 +93,14 @@ pub(super) fn run(rt: Runtime, a: liboci_cli::Run, log: &Log) -> Result<i32> {
                 .into(),
         ));
     }
-    let opts = CreateOptions {
-        bundle: a.bundle,
-        pid_file: a.pid_file,
-        console_socket: a.console_socket,
-        no_pivot: a.no_pivot,
-        preserve_fds: a.preserve_fds,
-        // Forking::run decides foreground from `detach`.
-        foreground: false,
-    };
+    // Forking::run decides foreground from `detach`.
+    let opts = create_options(
+        a.bundle,
+        a.pid_file,
+        a.console_socket,
+        a.no_pivot,
+        a.preserve_fds,
+    );
     let result = enter_containers(log, a.preserve_fds)
         .and_then(|()| forking(rt).run(&a.container_id, &opts, a.detach, a.keep));
     let (_, code) = reported(result, |(init, code)| Report::Ok {

@@ -225,21 +225,10 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Blocks until process `pid` (not our child) has exited, via a pidfd.
 pub fn wait_exit(pid: i32, secs: u64) {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return; // already gone
-    }
-    let mut pfd = libc::pollfd {
-        fd: fd as i32,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: pfd is a valid pollfd for the duration of the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, (secs * 1000) as i32) };
-    // SAFETY: fd was returned by pidfd_open above.
-    unsafe { libc::close(fd as i32) };
-    assert_eq!(n, 1, "process {pid} did not exit within {secs}s");
+    assert!(
+        exits_within(pid, secs),
+        "process {pid} did not exit within {secs}s"
+    );
 }
 
 /// Checks a state document against runtime-spec's State schema (schema/state-schema.json).
