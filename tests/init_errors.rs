@@ -52,7 +52,9 @@ fn failed_create(b: &Bundle, cmd: Command, marker: &str) -> String {
 
 /// capability(7) numbers.
 const CAP_SETPCAP: libc::c_int = 8;
-const CAP_SYS_RESOURCE: libc::c_int = 24;
+// Not CAP_SYS_RESOURCE: on cgroup v2, loading the device filter raises RLIMIT_MEMLOCK with
+// it, and create would fail there first. davit never needs CAP_SYSLOG itself.
+const CAP_SYSLOG: libc::c_int = 34;
 
 /// The command with `cap` dropped from its bounding set: run as root without file
 /// capabilities, davit then holds neither it nor can it pass it on.
@@ -72,22 +74,22 @@ fn without_capability(mut cmd: Command, cap: libc::c_int) -> Command {
 
 #[test]
 fn capabilities_the_kernel_refuses_say_eperm_and_which() {
-    // A config asking for a capability the runtime does not hold (CAP_SYS_RESOURCE).
+    // A config asking for a capability the runtime does not hold (CAP_SYSLOG).
     // runc: "unable to apply caps: operation not permitted".
     let b = Bundle::new(&["sleep", "31460"]);
     b.edit(|c| {
         for set in ["bounding", "effective", "permitted"] {
             let list = c["process"]["capabilities"][set].as_array_mut().unwrap();
-            list.push(json!("CAP_SYS_RESOURCE"));
+            list.push(json!("CAP_SYSLOG"));
         }
     });
-    let cmd = without_capability(create_cmd(&b), CAP_SYS_RESOURCE);
+    let cmd = without_capability(create_cmd(&b), CAP_SYSLOG);
     let err = failed_create(&b, cmd, "sleep 31460");
     assert!(err.contains("Operation not permitted"), "{err}");
     assert!(
         err.contains(
             "failed to apply the effective capability set \
-             (CAP_SYS_RESOURCE is not in the permitted set)"
+             (CAP_SYSLOG is not in the permitted set)"
         ),
         "{err}"
     );
