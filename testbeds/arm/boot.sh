@@ -40,7 +40,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '5,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '5,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 (($# == 4)) || usage
 ARCH=$(norm_arch "$1") MODE=$2 PAYLOAD=$3 TEST=$4
 [[ $MODE == v1 || $MODE == v2 ]] || { echo "CGROUP_MODE must be v1 or v2" >&2; usage; }
