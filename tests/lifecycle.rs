@@ -55,6 +55,7 @@ fn sigterm_reaches_a_process_that_traps_it() {
     assert!(ok, "create: {err}");
     b.must(&["start", &b.id]);
     let pid = b.pid();
+    wait_for_handler(pid, libc::SIGTERM);
     b.must(&["kill", &b.id, "SIGTERM"]);
     wait_exit(pid, 10);
     assert_eq!(b.status(), "stopped");

@@ -143,16 +143,8 @@ fn kill_all_leaves_a_paused_container_paused() {
     ]);
     running(&b);
     let pid = b.pid();
-    // A pid-namespace init ignores a signal it has no handler for: pause only once the
-    // shell has set its trap (SigCgt shows the handler).
-    wait_until(30, "the shell to set its trap", || {
-        fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("SigCgt:"))
-                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-                .is_some_and(|m| m & (1 << (libc::SIGUSR1 - 1)) != 0)
-        })
-    });
+    // Pause only once the shell has set its trap: a pid-namespace init drops the signal.
+    wait_for_handler(pid, libc::SIGUSR1);
     b.must(&["pause", &b.id]);
     b.must(&["kill", "--all", &b.id, "USR1"]);
     assert_eq!(b.status(), "paused");

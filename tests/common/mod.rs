@@ -348,3 +348,16 @@ impl Drop for Gate {
             .open(&self.gate);
     }
 }
+
+/// Waits until process `pid` has a handler for `sig` (SigCgt in /proc/PID/status): a
+/// pid-namespace init drops a signal it has no handler for, so a test signals only after this.
+pub fn wait_for_handler(pid: i32, sig: i32) {
+    wait_until(30, "the process to set its signal handler", || {
+        fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+        })
+    });
+}
