@@ -1,10 +1,12 @@
 //! The runc command line: liboci-cli's argument structs under davit's own command names,
 //! each handed to the runtime library.
 
+mod app;
 mod control;
 mod inspect;
 mod launch;
 pub mod log;
+mod supervise;
 
 use std::path::PathBuf;
 
@@ -46,6 +48,10 @@ pub enum Command {
     Events(liboci_cli::Events),
     /// Update container resource constraints (not supported)
     Update(liboci_cli::Update),
+    /// Run the supervisor daemon: start, watch and restart the apps of a config directory
+    Supervise(supervise::Supervise),
+    /// Talk to the supervisor: list, status, start, stop, logs ... of apps
+    App(app::App),
 }
 
 /// Runs one runtime command; `Ok` carries the process exit code (a container's, for `run`
@@ -59,12 +65,17 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
                 .into(),
         });
     }
-    let rt = Runtime::new(
-        global
-            .root
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
-    );
+    let root = global
+        .root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+    // The supervisor and its client report their own errors: they are not the runtime's.
+    let command = match command {
+        Command::Supervise(a) => return Ok(supervise::supervise(root, a)),
+        Command::App(a) => return Ok(app::app(a)),
+        other => other,
+    };
+    let rt = Runtime::new(root);
     let enters_a_container = matches!(
         command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
@@ -91,6 +102,7 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         Command::Checkpoint(_) => Err(Error::Unsupported("checkpoint".into())),
         Command::Events(_) => Err(Error::Unsupported("events".into())),
         Command::Update(_) => Err(Error::Unsupported("update".into())),
+        Command::Supervise(_) | Command::App(_) => unreachable!("dispatched above"),
     }
 }
 

@@ -1,4 +1,7 @@
-//! davit's supervisor: the layer that runs a board's apps. For now, its app files and the order
-//! they start and stop in; the daemon comes next.
+//! davit's supervisor: app files ([`app`]), the daemon that runs them ([`daemon`]), the
+//! launcher it spawns davit children from ([`launcher`]), and its D-Bus API ([`api`]).
 
+pub mod api;
 pub mod app;
+pub mod daemon;
+pub mod launcher;

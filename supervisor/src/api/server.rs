@@ -1,0 +1,393 @@
+//! The daemon's side of the API: the same objects on the bus and on every peer-to-peer
+//! connection of the socket, and PropertiesChanged on all of them when an app changes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::UnixListener;
+use tokio::sync::mpsc;
+use zbus::message::Header;
+use zbus::zvariant::Value;
+use zbus::{Connection, fdo, interface};
+
+use super::access::Access;
+use super::{APP_IFACE, MANAGER_PATH, SERVICE, Summary, app_path};
+use crate::daemon::{AppStatus, Bus, DaemonError, Event, Supervisor};
+
+/// The API while it is served; dropping it stops serving and removes the socket.
+pub struct Api {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    socket: Option<PathBuf>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        if let Some(s) = &self.socket {
+            let _ = std::fs::remove_file(s);
+        }
+    }
+}
+
+type Connections = Arc<Mutex<Vec<Connection>>>;
+
+pub async fn serve(
+    sup: Arc<Supervisor>,
+    mut events: mpsc::UnboundedReceiver<Event>,
+) -> Result<Api, DaemonError> {
+    let access = Arc::new(Access::new(sup.opts.group.as_deref()).map_err(DaemonError::Usage)?);
+    let conns: Connections = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+
+    let bus = match &sup.opts.bus {
+        Bus::None => None,
+        Bus::System => match zbus::connection::Builder::system() {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!("no system bus ({e}): serving the socket only");
+                None
+            }
+        },
+        Bus::Address(a) => Some(zbus::connection::Builder::address(a.as_str())?),
+    };
+    if let Some(builder) = bus {
+        let built = async {
+            builder
+                .name(SERVICE)?
+                .serve_at(MANAGER_PATH, Manager::new(&sup, &access))?
+                .build()
+                .await
+        }
+        .await;
+        match built {
+            Ok(conn) => {
+                tracing::info!("serving {SERVICE} on the bus");
+                conns.lock().unwrap().push(conn);
+            }
+            Err(e) if sup.opts.bus == Bus::System => {
+                tracing::warn!("system bus: {e}: serving the socket only");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    let mut socket = None;
+    if let Some(path) = &sup.opts.socket {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
+        }
+        // A socket left by a daemon that was killed; a live daemon holds the state lock.
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path)
+            .map_err(|e| DaemonError::io(format!("listening on {}", path.display()), e))?;
+        // Reading is open to every local user; writes are checked per call.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| DaemonError::io(format!("chmod {}", path.display()), e))?;
+        socket = Some(path.clone());
+        let (sup, access, conns) = (sup.clone(), access.clone(), conns.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (sup, access, conns) = (sup.clone(), access.clone(), conns.clone());
+                // The handshake runs beside the accept loop: a slow client holds up no one.
+                tokio::spawn(async move {
+                    match peer(stream, &sup, &access).await {
+                        Ok(conn) => conns.lock().unwrap().push(conn),
+                        Err(e) => tracing::debug!("API client: {e}"),
+                    }
+                });
+            }
+        }));
+    }
+
+    {
+        let (sup, access, conns) = (sup.clone(), access.clone(), conns.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(e) = events.recv().await {
+                let list: Vec<Connection> = conns.lock().unwrap().clone();
+                let mut dead = Vec::new();
+                for (i, conn) in list.iter().enumerate() {
+                    let ok = match &e {
+                        Event::Added(name) => add(conn, &sup, &access, name).await,
+                        Event::Removed(name) => conn
+                            .object_server()
+                            .remove::<AppObject, _>(app_path(name))
+                            .await
+                            .map(|_| ()),
+                        Event::Changed(name) => match sup.status(name) {
+                            Some(s) => changed(conn, &s).await,
+                            None => Ok(()),
+                        },
+                    };
+                    if ok.is_err() {
+                        dead.push(i);
+                    }
+                }
+                if !dead.is_empty() {
+                    // Clients that hung up. Connections are only ever appended, and only this
+                    // task removes any: the indices still hold.
+                    let mut i = 0;
+                    conns.lock().unwrap().retain(|_| {
+                        let keep = !dead.contains(&i);
+                        i += 1;
+                        keep
+                    });
+                }
+            }
+        }));
+    }
+    Ok(Api { tasks, socket })
+}
+
+async fn peer(
+    stream: tokio::net::UnixStream,
+    sup: &Arc<Supervisor>,
+    access: &Arc<Access>,
+) -> zbus::Result<Connection> {
+    let conn = zbus::connection::Builder::unix_stream(stream)
+        .server(zbus::Guid::generate())?
+        .p2p()
+        .serve_at(MANAGER_PATH, Manager::new(sup, access))?
+        .build()
+        .await?;
+    let names: Vec<String> = sup.apps.lock().unwrap().keys().cloned().collect();
+    for name in names {
+        add(&conn, sup, access, &name).await?;
+    }
+    Ok(conn)
+}
+
+async fn add(conn: &Connection, sup: &Arc<Supervisor>, access: &Arc<Access>, name: &str) -> zbus::Result<()> {
+    conn.object_server()
+        .at(
+            app_path(name),
+            AppObject {
+                sup: sup.clone(),
+                access: access.clone(),
+                name: name.to_owned(),
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// PropertiesChanged with every property's current value: cheap, and a client never has to
+/// ask again.
+async fn changed(conn: &Connection, s: &AppStatus) -> zbus::Result<()> {
+    let mut props: HashMap<&str, Value<'_>> = HashMap::new();
+    props.insert("State", Value::from(s.state.as_str()));
+    props.insert("Health", Value::from(s.health));
+    props.insert("Pid", Value::from(s.pid));
+    props.insert("Restarts", Value::from(s.restarts));
+    props.insert("LastExit", Value::from(s.last_exit.as_str()));
+    props.insert("Reason", Value::from(s.reason.as_str()));
+    props.insert("Enabled", Value::from(s.enabled));
+    props.insert("StatusText", Value::from(s.status_text.as_str()));
+    props.insert("Since", Value::from(s.since));
+    let invalidated: Vec<&str> = Vec::new();
+    conn.emit_signal(
+        None::<()>,
+        app_path(&s.name).as_str(),
+        "org.freedesktop.DBus.Properties",
+        "PropertiesChanged",
+        &(APP_IFACE, props, invalidated),
+    )
+    .await
+}
+
+struct Manager {
+    sup: Arc<Supervisor>,
+    access: Arc<Access>,
+}
+
+impl Manager {
+    fn new(sup: &Arc<Supervisor>, access: &Arc<Access>) -> Manager {
+        Manager {
+            sup: sup.clone(),
+            access: access.clone(),
+        }
+    }
+}
+
+#[interface(name = "org.davit.Supervisor1")]
+impl Manager {
+    /// Every app: name, state, health, pid, restarts, last exit, reason.
+    async fn list(&self) -> Vec<Summary> {
+        self.sup
+            .list()
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name,
+                    s.state.as_str().to_owned(),
+                    s.health.to_owned(),
+                    s.pid,
+                    s.restarts,
+                    s.last_exit,
+                    s.reason,
+                )
+            })
+            .collect()
+    }
+
+    /// Re-reads one app's file, or every file for "".
+    async fn reload(
+        &self,
+        name: &str,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.access.check(conn, &hdr, "Reload").await?;
+        let only = (!name.is_empty()).then_some(name);
+        if let Some(n) = only {
+            crate::app::check_name(n).map_err(|e| fdo::Error::InvalidArgs(format!("app name {n:?} {e}")))?;
+        }
+        self.sup.reload(only, false).await;
+        Ok(())
+    }
+}
+
+struct AppObject {
+    sup: Arc<Supervisor>,
+    access: Arc<Access>,
+    name: String,
+}
+
+impl AppObject {
+    fn status(&self) -> fdo::Result<AppStatus> {
+        self.sup
+            .status(&self.name)
+            .ok_or_else(|| fdo::Error::UnknownObject(format!("no app {}", self.name)))
+    }
+
+    async fn command(
+        &self,
+        conn: &Connection,
+        hdr: &Header<'_>,
+        what: &str,
+        make: impl FnOnce(crate::daemon::Reply) -> crate::daemon::Command,
+    ) -> fdo::Result<()> {
+        self.access.check(conn, hdr, what).await?;
+        self.sup
+            .ask(&self.name, make)
+            .await
+            .map_err(fdo::Error::Failed)
+    }
+}
+
+#[interface(name = "org.davit.Supervisor1.App")]
+impl AppObject {
+    async fn start(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Start", crate::daemon::Command::Start).await
+    }
+
+    async fn stop(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Stop", crate::daemon::Command::Stop).await
+    }
+
+    async fn restart(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Restart", crate::daemon::Command::Restart).await
+    }
+
+    async fn kill(
+        &self,
+        signal: &str,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.access.check(conn, &hdr, "Kill").await?;
+        let sig = crate::app::Signal::parse(signal)
+            .and_then(|s| nix::sys::signal::Signal::try_from(s.number()).ok())
+            .ok_or_else(|| fdo::Error::InvalidArgs(format!("{signal:?} is not a signal (use a name such as SIGTERM, or a number)")))?;
+        self.sup
+            .ask(&self.name, |r| crate::daemon::Command::Kill(sig, r))
+            .await
+            .map_err(fdo::Error::Failed)
+    }
+
+    async fn freeze(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Freeze", crate::daemon::Command::Freeze).await
+    }
+
+    async fn thaw(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Thaw", crate::daemon::Command::Thaw).await
+    }
+
+    async fn enable(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
+        self.access.check(conn, &hdr, "Enable").await?;
+        self.sup.set_enabled(&self.name, true).map_err(fdo::Error::Failed)
+    }
+
+    async fn disable(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
+        self.access.check(conn, &hdr, "Disable").await?;
+        self.sup.set_enabled(&self.name, false).map_err(fdo::Error::Failed)
+    }
+
+    /// The last `tail` lines of the app's log (0: all that is kept).
+    async fn logs(&self, tail: u32) -> fdo::Result<String> {
+        self.sup.logs(&self.name, tail as usize).map_err(fdo::Error::Failed)
+    }
+
+    #[zbus(property)]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    #[zbus(property)]
+    fn state(&self) -> fdo::Result<String> {
+        Ok(self.status()?.state.as_str().to_owned())
+    }
+
+    #[zbus(property)]
+    fn health(&self) -> fdo::Result<String> {
+        Ok(self.status()?.health.to_owned())
+    }
+
+    #[zbus(property)]
+    fn pid(&self) -> fdo::Result<u32> {
+        Ok(self.status()?.pid)
+    }
+
+    #[zbus(property)]
+    fn restarts(&self) -> fdo::Result<u32> {
+        Ok(self.status()?.restarts)
+    }
+
+    #[zbus(property)]
+    fn last_exit(&self) -> fdo::Result<String> {
+        Ok(self.status()?.last_exit)
+    }
+
+    #[zbus(property)]
+    fn reason(&self) -> fdo::Result<String> {
+        Ok(self.status()?.reason)
+    }
+
+    #[zbus(property)]
+    fn enabled(&self) -> fdo::Result<bool> {
+        Ok(self.status()?.enabled)
+    }
+
+    #[zbus(property)]
+    fn status_text(&self) -> fdo::Result<String> {
+        Ok(self.status()?.status_text)
+    }
+
+    /// When State last changed, µs since the epoch.
+    #[zbus(property)]
+    fn since(&self) -> fdo::Result<u64> {
+        Ok(self.status()?.since)
+    }
+
+    #[zbus(property)]
+    fn memory_in_use(&self) -> u64 {
+        self.sup.memory(&self.name)
+    }
+}

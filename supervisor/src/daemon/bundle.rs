@@ -1,0 +1,117 @@
+//! The config.json an app runs from: the bundle's own with the app file's settings applied.
+//! The bundle itself is never written to: it may be read-only, or shared by two apps.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::app::{App, PidsLimit};
+
+/// Where the notify socket appears inside the container, as runc puts it.
+pub const NOTIFY_SOCKET_IN_CONTAINER: &str = "/run/notify/notify.sock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{}: cannot read the bundle's config: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a JSON object: {reason}", path.display())]
+    Parse { path: PathBuf, reason: String },
+    #[error("{}: cannot write the app's config: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Writes `dir/config.json` for `app`; `notify_dir` (with `notify`) is the host directory
+/// holding the app's notify socket.
+pub fn write(app: &App, dir: &Path, notify_dir: Option<&Path>) -> Result<(), BundleError> {
+    let src = app.bundle.join("config.json");
+    let text = std::fs::read(&src).map_err(|source| BundleError::Read {
+        path: src.clone(),
+        source,
+    })?;
+    let mut spec: Value = serde_json::from_slice(&text).map_err(|e| BundleError::Parse {
+        path: src.clone(),
+        reason: e.to_string(),
+    })?;
+    if !spec.is_object() {
+        return Err(BundleError::Parse {
+            path: src,
+            reason: "the top level is not an object".into(),
+        });
+    }
+    apply(app, &mut spec, notify_dir);
+    std::fs::create_dir_all(dir).map_err(|source| BundleError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let out = dir.join("config.json");
+    let bytes = serde_json::to_vec_pretty(&spec).unwrap_or_default();
+    runtime::write_atomic(&out, &bytes).map_err(|source| BundleError::Write { path: out, source })
+}
+
+fn apply(app: &App, spec: &mut Value, notify_dir: Option<&Path>) {
+    // root.path is relative to the bundle, which is not where this config lives.
+    let root = spec["root"]["path"].as_str().unwrap_or("rootfs").to_owned();
+    let root = Path::new(&root);
+    if root.is_relative() {
+        spec["root"]["path"] = json!(app.bundle.join(root));
+    }
+    let mut env: Vec<String> = spec["process"]["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut set = |key: &str, value: &str| {
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(format!("{key}={value}"));
+    };
+    for (k, v) in &app.environment {
+        set(k, v);
+    }
+    if let Some(dir) = notify_dir.filter(|_| app.notify) {
+        set("NOTIFY_SOCKET", NOTIFY_SOCKET_IN_CONTAINER);
+        if let Some(w) = app.watchdog {
+            set("WATCHDOG_USEC", &w.as_micros().to_string());
+        }
+        let mounts = spec["mounts"].as_array_mut();
+        let mount = json!({
+            "destination": Path::new(NOTIFY_SOCKET_IN_CONTAINER).parent().unwrap_or(Path::new("/")),
+            "type": "bind",
+            "source": dir,
+            "options": ["bind", "rw", "nosuid", "nodev", "noexec"],
+        });
+        match mounts {
+            Some(m) => m.push(mount),
+            None => spec["mounts"] = json!([mount]),
+        }
+    }
+    spec["process"]["env"] = json!(env);
+    let res = &mut spec["linux"]["resources"];
+    if let Some(mem) = app.mem_limit {
+        res["memory"]["limit"] = json!(mem);
+    }
+    match app.pids_limit {
+        PidsLimit::Max(n) => res["pids"]["limit"] = json!(n),
+        PidsLimit::Unlimited => {}
+    }
+    if let Some(cpus) = app.cpus {
+        // As docker: a period of 100 ms and the quota that many CPUs' worth of it.
+        let period = 100_000u64;
+        res["cpu"]["period"] = json!(period);
+        res["cpu"]["quota"] = json!((cpus * period as f64).round() as i64);
+    }
+    if res.as_object().is_some_and(|o| o.is_empty()) {
+        res.take();
+        if let Some(linux) = spec["linux"].as_object_mut() {
+            linux.remove("resources");
+        }
+    }
+}

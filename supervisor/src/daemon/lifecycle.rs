@@ -1,0 +1,877 @@
+//! One app's life: wait for its dependencies, create and start its container through the
+//! launcher, watch its init through a pidfd, its notify socket and its healthcheck, stop it,
+//! and decide after each exit whether to restart it, when, or to give up.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use runtime::{ExitStatus, ProcessId, Status};
+use tokio::io::unix::AsyncFd;
+use tokio::net::UnixDatagram;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::sleep_until;
+
+use super::record::Record;
+use super::{AppStatus, Event, Phase, State, Supervisor, bundle, container_id, logs, now_us};
+use crate::app::{App, Condition, HealthTest, Logs, Restart};
+use crate::launcher::{Outcome, Request};
+
+pub type Reply = oneshot::Sender<Result<(), String>>;
+
+pub enum Command {
+    Start(Reply),
+    Stop(Reply),
+    Restart(Reply),
+    Kill(nix::sys::signal::Signal, Reply),
+    Freeze(Reply),
+    Thaw(Reply),
+    /// The app's file again: the app, or why it cannot run.
+    Reload(Result<App, String>),
+    /// Stop for good (daemon shutdown, app file removed).
+    Shutdown(Reply),
+}
+
+enum Next {
+    Idle,
+    Run,
+    Adopt(ProcessId, OwnedFd, bool),
+    Backoff(Duration),
+    Exit,
+}
+
+/// How a run ended.
+enum End {
+    Status(ExitStatus),
+    /// Not our child any more (adopted after a daemon restart), or gone while no daemon ran.
+    Unknown,
+    /// It never ran, or was killed for failing a check; the reason.
+    Failed(String),
+}
+
+/// A container start must not hang the app forever (hooks, a stuck mount).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
+/// After SIGKILL a process dies at once unless the kernel is stuck; bounded all the same.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+/// A run this long resets the backoff (as docker does after 10 s).
+const STABLE_RUN: Duration = Duration::from_secs(10);
+
+pub struct AppTask {
+    sup: Arc<Supervisor>,
+    name: String,
+    id: String,
+    app: Result<App, String>,
+    record: Record,
+    status: Arc<Mutex<AppStatus>>,
+    phase: watch::Sender<Phase>,
+    logs: Arc<Mutex<Logs>>,
+    failures: VecDeque<Instant>,
+    streak: u32,
+}
+
+impl AppTask {
+    pub fn new(
+        sup: Arc<Supervisor>,
+        name: String,
+        app: Result<App, String>,
+        record: Record,
+        status: Arc<Mutex<AppStatus>>,
+        phase: watch::Sender<Phase>,
+        logs: Arc<Mutex<Logs>>,
+    ) -> AppTask {
+        AppTask {
+            id: container_id(&name),
+            sup,
+            name,
+            app,
+            record,
+            status,
+            phase,
+            logs,
+            failures: VecDeque::new(),
+            streak: 0,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, start: bool, boot: bool) {
+        if let Err(reason) = self.app.clone() {
+            self.fail(reason);
+        }
+        let mut next = match boot.then(|| self.adopt(start)).flatten() {
+            Some(n) => n,
+            None if start && self.app.is_ok() => Next::Run,
+            None => Next::Idle,
+        };
+        loop {
+            next = match next {
+                Next::Idle => self.idle(&mut rx).await,
+                Next::Run => self.life(&mut rx, None).await,
+                Next::Adopt(p, fd, paused) => self.life(&mut rx, Some((p, fd, paused))).await,
+                Next::Backoff(d) => self.backoff(&mut rx, d).await,
+                Next::Exit => return,
+            }
+        }
+    }
+
+    // ---- what the world sees ----
+
+    fn publish(&self, f: impl FnOnce(&mut AppStatus)) {
+        let changed = {
+            let mut s = self.status.lock().unwrap();
+            let before = s.clone();
+            f(&mut s);
+            if s.state != before.state {
+                s.since = now_us();
+            }
+            *s != before
+        };
+        if changed {
+            let _ = self.sup.events.send(Event::Changed(self.name.clone()));
+        }
+    }
+
+    fn set_state(&self, state: State) {
+        self.publish(|s| {
+            s.state = state;
+            if state != State::Failed {
+                s.reason.clear();
+            }
+        });
+    }
+
+    fn fail(&mut self, reason: String) {
+        tracing::warn!("{}: failed: {reason}", self.name);
+        self.publish(|s| {
+            s.state = State::Failed;
+            s.reason = reason;
+            s.pid = 0;
+        });
+        self.phase.send_replace(Phase::Failed);
+    }
+
+    fn save(&self) {
+        self.sup.save_record(&self.name, &self.record);
+    }
+
+    // ---- the states between runs ----
+
+    async fn idle(&mut self, rx: &mut mpsc::UnboundedReceiver<Command>) -> Next {
+        loop {
+            let Some(cmd) = rx.recv().await else {
+                return Next::Exit;
+            };
+            match cmd {
+                Command::Start(reply) | Command::Restart(reply) => {
+                    if let Err(reason) = &self.app {
+                        let _ = reply.send(Err(format!("{} cannot run: {reason}", self.name)));
+                        continue;
+                    }
+                    self.user_started();
+                    let _ = reply.send(Ok(()));
+                    return Next::Run;
+                }
+                Command::Stop(reply) => {
+                    self.record.stopped_by_user = true;
+                    self.save();
+                    let _ = reply.send(Ok(()));
+                }
+                Command::Shutdown(reply) => {
+                    let _ = reply.send(Ok(()));
+                    return Next::Exit;
+                }
+                Command::Kill(_, reply) | Command::Freeze(reply) | Command::Thaw(reply) => {
+                    let _ = reply.send(Err(format!("{} is not running", self.name)));
+                }
+                Command::Reload(app) => self.take_file(app),
+            }
+        }
+    }
+
+    fn take_file(&mut self, app: Result<App, String>) {
+        match &app {
+            Ok(a) => {
+                *self.logs.lock().unwrap() = a.logs;
+                let enabled = self.record.enabled.unwrap_or(a.enabled);
+                self.publish(|s| s.enabled = enabled);
+                if self.status.lock().unwrap().state == State::Failed {
+                    // A fixed file clears a failure that was about the file.
+                    self.set_state(State::Stopped);
+                    self.phase.send_replace(Phase::Down);
+                }
+            }
+            Err(reason) => self.fail(reason.clone()),
+        }
+        self.app = app;
+    }
+
+    /// A user's start: a crash loop is forgiven, a user's stop forgotten.
+    fn user_started(&mut self) {
+        self.failures.clear();
+        self.streak = 0;
+        if self.record.stopped_by_user {
+            self.record.stopped_by_user = false;
+            self.save();
+        }
+    }
+
+    async fn backoff(&mut self, rx: &mut mpsc::UnboundedReceiver<Command>, delay: Duration) -> Next {
+        self.set_state(State::Restarting);
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => {
+                    self.record.restarts += 1;
+                    self.publish(|s| s.restarts += 1);
+                    self.save();
+                    return Next::Run;
+                }
+                cmd = rx.recv() => match cmd {
+                    None => return Next::Exit,
+                    Some(Command::Start(reply)) | Some(Command::Restart(reply)) => {
+                        self.user_started();
+                        let _ = reply.send(Ok(()));
+                        return Next::Run;
+                    }
+                    Some(Command::Stop(reply)) => {
+                        self.record.stopped_by_user = true;
+                        self.save();
+                        self.set_state(State::Stopped);
+                        self.phase.send_replace(Phase::Down);
+                        let _ = reply.send(Ok(()));
+                        return Next::Idle;
+                    }
+                    Some(Command::Shutdown(reply)) => {
+                        self.set_state(State::Stopped);
+                        let _ = reply.send(Ok(()));
+                        return Next::Exit;
+                    }
+                    Some(Command::Kill(_, reply)) | Some(Command::Freeze(reply)) | Some(Command::Thaw(reply)) => {
+                        let _ = reply.send(Err(format!("{} is not running (waiting to restart)", self.name)));
+                    }
+                    Some(Command::Reload(app)) => {
+                        self.take_file(app);
+                        if self.app.is_err() {
+                            return Next::Idle;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- adoption after a daemon restart ----
+
+    /// At boot: what to do with a container a previous daemon left.
+    fn adopt(&mut self, start: bool) -> Option<Next> {
+        let state = self.sup.rt.state(&self.id).ok();
+        let recorded = self.record.process;
+        let live = state.as_ref().and_then(|s| {
+            let ours = s.pid.is_some() && s.pid == recorded;
+            let up = matches!(s.status, Status::Running | Status::Paused);
+            (ours && up).then(|| (s.pid.unwrap(), s.status == Status::Paused))
+        });
+        if let (Some((pid, paused)), true, true) = (live, start, self.app.is_ok()) {
+            match pid.open_pidfd() {
+                Ok(Some(fd)) => {
+                    tracing::info!("{}: adopted its running container (pid {})", self.name, pid.pid);
+                    return Some(Next::Adopt(pid, fd, paused));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("{}: pidfd of {}: {e}", self.name, pid.pid),
+            }
+        }
+        if state.is_some() {
+            if live.is_some() {
+                tracing::info!("{}: stopping its container (not to run now)", self.name);
+            }
+            let _ = self.sup.rt.delete(&self.id, true);
+        }
+        recorded?;
+        // It ran when the last daemon stopped watching, and is gone now.
+        self.record.process = None;
+        let app = self.app.clone().ok()?;
+        if !start {
+            self.save();
+            return None;
+        }
+        Some(self.after_exit(&app, End::Unknown, Instant::now()))
+    }
+
+    // ---- one run ----
+
+    async fn life(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        adopted: Option<(ProcessId, OwnedFd, bool)>,
+    ) -> Next {
+        let app = match &self.app {
+            Ok(a) => a.clone(),
+            Err(reason) => {
+                self.fail(reason.clone());
+                return Next::Idle;
+            }
+        };
+        let started_at = Instant::now();
+        let notify_dir = self.sup.opts.state_dir.join("notify").join(&self.name);
+        let mut notify = None;
+        let (pid, pidfd, mut frozen) = match adopted {
+            Some(a) => {
+                if app.notify {
+                    notify = bind_notify(&notify_dir).ok();
+                }
+                a
+            }
+            None => {
+                self.set_state(State::Waiting);
+                self.phase.send_replace(Phase::Down);
+                if let Some(next) = self.wait_dependencies(&app, rx).await {
+                    return next;
+                }
+                self.set_state(State::Starting);
+                if app.notify {
+                    match bind_notify(&notify_dir) {
+                        Ok(s) => notify = Some(s),
+                        Err(e) => {
+                            let reason = format!("notify socket in {}: {e}", notify_dir.display());
+                            return self.after_exit(&app, End::Failed(reason), started_at);
+                        }
+                    }
+                }
+                match self.start_container(&app, &notify_dir).await {
+                    Ok((pid, fd)) => (pid, fd, false),
+                    Err(reason) => return self.after_exit(&app, End::Failed(reason), started_at),
+                }
+            }
+        };
+        self.record.process = Some(pid);
+        self.save();
+        let mut ready = !app.notify;
+        let mut healthy = false;
+        self.publish(|s| {
+            s.pid = pid.pid as u32;
+            s.state = if frozen {
+                State::Frozen
+            } else if ready {
+                State::Running
+            } else {
+                State::Starting
+            };
+            s.reason.clear();
+            s.health = if app.healthcheck.is_some() { "starting" } else { "" };
+            s.since = now_us();
+        });
+        self.phase.send_replace(Phase::Running { ready, healthy });
+        tracing::info!("{}: running, pid {}", self.name, pid.pid);
+
+        // SAFETY: the pidfd is owned by the AsyncFd from here on and stays open as long.
+        let exit = match unsafe { AsyncFd::register(pidfd) }.map_err(std::io::Error::from) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = self.sup.rt.kill(&self.id, runtime::Signal::KILL, true);
+                return self.after_exit(&app, End::Failed(format!("pidfd: {e}")), started_at);
+            }
+        };
+        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+        let now = tokio::time::Instant::now();
+        let mut ready_deadline = if ready { far } else { now + app.start_timeout };
+        let mut watchdog_deadline = app.watchdog.map_or(far, |w| now + w);
+        let hc = app.healthcheck.clone();
+        let mut next_health = hc.as_ref().map_or(far, |h| now + h.interval.min(h.start_period.max(Duration::from_millis(500))));
+        let health_grace_until = Instant::now() + hc.as_ref().map_or(Duration::ZERO, |h| h.start_period);
+        let mut health_failures = 0u32;
+        let mut health_run: Option<std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>> = None;
+        let mut frozen_at: Option<tokio::time::Instant> = frozen.then(tokio::time::Instant::now);
+        let mut buf = vec![0u8; 4096];
+
+        let end = loop {
+            tokio::select! {
+                guard = exit.readable() => {
+                    if let Ok(mut g) = guard { g.clear_ready(); }
+                    match runtime::try_wait(exit.get_ref().as_fd()) {
+                        Ok(Some(status)) => break End::Status(status),
+                        Ok(None) => continue,
+                        Err(_) => break End::Unknown,
+                    }
+                }
+                cmd = rx.recv() => {
+                    let Some(cmd) = cmd else {
+                        self.stop_container(&app, &exit, frozen).await;
+                        return Next::Exit;
+                    };
+                    match cmd {
+                        Command::Start(reply) => { let _ = reply.send(Ok(())); }
+                        Command::Stop(reply) => {
+                            let end = self.stop_container(&app, &exit, frozen).await;
+                            self.stopped(end);
+                            self.record.stopped_by_user = true;
+                            self.save();
+                            let _ = reply.send(Ok(()));
+                            return Next::Idle;
+                        }
+                        Command::Shutdown(reply) => {
+                            let end = self.stop_container(&app, &exit, frozen).await;
+                            self.stopped(end);
+                            let _ = reply.send(Ok(()));
+                            return Next::Exit;
+                        }
+                        Command::Restart(reply) => {
+                            let end = self.stop_container(&app, &exit, frozen).await;
+                            self.stopped(end);
+                            self.user_started();
+                            let _ = reply.send(Ok(()));
+                            return Next::Run;
+                        }
+                        Command::Kill(sig, reply) => {
+                            let r = self.sup.rt.kill(&self.id, runtime::Signal::from(sig), false);
+                            let _ = reply.send(r.map_err(|e| runtime::one_line(&e)));
+                        }
+                        Command::Freeze(reply) => {
+                            if frozen {
+                                let _ = reply.send(Ok(()));
+                                continue;
+                            }
+                            match self.sup.rt.pause(&self.id) {
+                                Ok(()) => {
+                                    frozen = true;
+                                    frozen_at = Some(tokio::time::Instant::now());
+                                    self.set_state(State::Frozen);
+                                    let _ = reply.send(Ok(()));
+                                }
+                                Err(e) => { let _ = reply.send(Err(runtime::one_line(&e))); }
+                            }
+                        }
+                        Command::Thaw(reply) => {
+                            if !frozen {
+                                let _ = reply.send(Ok(()));
+                                continue;
+                            }
+                            match self.sup.rt.resume(&self.id) {
+                                Ok(()) => {
+                                    frozen = false;
+                                    // Timers stood still while frozen.
+                                    let held = frozen_at.take().map_or(Duration::ZERO, |t| t.elapsed());
+                                    if ready_deadline != far { ready_deadline += held; }
+                                    if watchdog_deadline != far { watchdog_deadline += held; }
+                                    if next_health != far { next_health += held; }
+                                    self.set_state(if ready { State::Running } else { State::Starting });
+                                    let _ = reply.send(Ok(()));
+                                }
+                                Err(e) => { let _ = reply.send(Err(runtime::one_line(&e))); }
+                            }
+                        }
+                        Command::Reload(new) => {
+                            if new.as_ref().ok() == Some(&app) {
+                                self.take_file(new);
+                                continue;
+                            }
+                            tracing::info!("{}: app file changed: restarting it", self.name);
+                            let end = self.stop_container(&app, &exit, frozen).await;
+                            self.stopped(end);
+                            self.take_file(new);
+                            let enabled = self.status.lock().unwrap().enabled;
+                            return if self.app.is_ok() && enabled { Next::Run } else { Next::Idle };
+                        }
+                    }
+                }
+                got = recv_notify(notify.as_ref(), &mut buf) => {
+                    let Some(msg) = got else { continue };
+                    for line in msg.lines() {
+                        if line == "READY=1" && !ready {
+                            ready = true;
+                            ready_deadline = far;
+                            if !frozen { self.set_state(State::Running); }
+                            self.phase.send_replace(Phase::Running { ready, healthy });
+                        } else if line == "WATCHDOG=1" {
+                            if let Some(w) = app.watchdog { watchdog_deadline = tokio::time::Instant::now() + w; }
+                        } else if line == "WATCHDOG=trigger" {
+                            watchdog_deadline = tokio::time::Instant::now();
+                        } else if let Some(text) = line.strip_prefix("STATUS=") {
+                            let text = text.to_owned();
+                            self.publish(|s| s.status_text = text);
+                        } else if let Some(us) = line.strip_prefix("EXTEND_TIMEOUT_USEC=").and_then(|v| v.parse::<u64>().ok())
+                            && !ready {
+                            let until = tokio::time::Instant::now() + Duration::from_micros(us);
+                            ready_deadline = ready_deadline.max(until);
+                        }
+                    }
+                }
+                _ = sleep_until(ready_deadline), if !frozen && !ready => {
+                    let reason = format!("no READY=1 within {:?} (start_timeout)", app.start_timeout);
+                    self.kill_now(&exit).await;
+                    break End::Failed(reason);
+                }
+                _ = sleep_until(watchdog_deadline), if !frozen => {
+                    let reason = format!("watchdog: no WATCHDOG=1 within {:?}", app.watchdog.unwrap_or_default());
+                    self.kill_now(&exit).await;
+                    break End::Failed(reason);
+                }
+                _ = sleep_until(next_health), if !frozen && health_run.is_none() => {
+                    if let Some(h) = &hc {
+                        health_run = Some(Box::pin(run_healthcheck(self.sup.clone(), self.id.clone(), h.test.clone(), h.timeout)));
+                    }
+                }
+                ok = async { health_run.as_mut().unwrap().await }, if health_run.is_some() => {
+                    health_run = None;
+                    let Some(h) = &hc else { continue };
+                    next_health = tokio::time::Instant::now() + h.interval;
+                    if ok {
+                        health_failures = 0;
+                        if !healthy {
+                            healthy = true;
+                            self.publish(|s| s.health = "healthy");
+                            self.phase.send_replace(Phase::Running { ready, healthy });
+                        }
+                    } else if Instant::now() >= health_grace_until {
+                        health_failures += 1;
+                        if health_failures >= h.retries {
+                            healthy = false;
+                            self.publish(|s| s.health = "unhealthy");
+                            self.phase.send_replace(Phase::Running { ready, healthy });
+                            if app.restart != Restart::No {
+                                self.kill_now(&exit).await;
+                                break End::Failed(format!("unhealthy: {health_failures} failed healthchecks in a row"));
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.after_exit(&app, end, started_at)
+    }
+
+    /// A run stopped on purpose: recorded, not a failure.
+    fn stopped(&mut self, end: End) {
+        let text = describe(&end);
+        let _ = self.sup.rt.delete(&self.id, true);
+        self.record.process = None;
+        self.record.last_exit = text.clone();
+        self.save();
+        self.publish(|s| {
+            s.state = State::Stopped;
+            s.pid = 0;
+            s.last_exit = text;
+            s.health = "";
+            s.reason.clear();
+        });
+        self.phase.send_replace(Phase::Down);
+    }
+
+    async fn wait_dependencies(
+        &mut self,
+        app: &App,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> Option<Next> {
+        for dep in &app.depends_on {
+            let phase = {
+                let apps = self.sup.apps.lock().unwrap();
+                apps.get(&dep.name).map(|h| h.phase.clone())
+            };
+            let Some(mut phase) = phase else {
+                if dep.required {
+                    self.fail(format!("depends on {}, which has no app file", dep.name));
+                    return Some(Next::Idle);
+                }
+                continue;
+            };
+            loop {
+                let now = *phase.borrow_and_update();
+                let met = match (dep.condition, now) {
+                    (_, Phase::Failed) if !dep.required => true,
+                    (_, Phase::Failed) => {
+                        self.fail(format!("dependency {} failed", dep.name));
+                        return Some(Next::Idle);
+                    }
+                    (Condition::ServiceStarted, Phase::Running { .. } | Phase::Completed(_)) => true,
+                    (Condition::ServiceHealthy, Phase::Running { healthy, .. }) => healthy,
+                    (Condition::Ready, Phase::Running { ready, .. }) => ready,
+                    (Condition::ServiceCompletedSuccessfully, Phase::Completed(true)) => true,
+                    (Condition::ServiceCompletedSuccessfully, Phase::Completed(false)) => {
+                        self.fail(format!("dependency {} did not complete successfully", dep.name));
+                        return Some(Next::Idle);
+                    }
+                    _ => false,
+                };
+                if met {
+                    break;
+                }
+                tokio::select! {
+                    changed = phase.changed() => {
+                        if changed.is_err() {
+                            // The dependency's app was removed.
+                            if dep.required {
+                                self.fail(format!("depends on {}, which was removed", dep.name));
+                                return Some(Next::Idle);
+                            }
+                            break;
+                        }
+                    }
+                    cmd = rx.recv() => match cmd {
+                        None => return Some(Next::Exit),
+                        Some(Command::Stop(reply)) => {
+                            self.record.stopped_by_user = true;
+                            self.save();
+                            self.set_state(State::Stopped);
+                            let _ = reply.send(Ok(()));
+                            return Some(Next::Idle);
+                        }
+                        Some(Command::Shutdown(reply)) => {
+                            self.set_state(State::Stopped);
+                            let _ = reply.send(Ok(()));
+                            return Some(Next::Exit);
+                        }
+                        Some(Command::Start(reply)) | Some(Command::Restart(reply)) => {
+                            let _ = reply.send(Ok(()));
+                        }
+                        Some(Command::Kill(_, reply)) | Some(Command::Freeze(reply)) | Some(Command::Thaw(reply)) => {
+                            let _ = reply.send(Err(format!("{} is waiting for {}", self.name, dep.name)));
+                        }
+                        Some(Command::Reload(new)) => {
+                            let same = new.as_ref().ok() == Some(app);
+                            self.take_file(new);
+                            if !same {
+                                return Some(if self.app.is_ok() { Next::Run } else { Next::Idle });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// create + start through the launcher; the init's identity and a pidfd for it.
+    async fn start_container(
+        &mut self,
+        app: &App,
+        notify_dir: &std::path::Path,
+    ) -> Result<(ProcessId, OwnedFd), String> {
+        let bundle_dir = self.sup.opts.state_dir.join("bundles").join(&self.name);
+        bundle::write(app, &bundle_dir, app.notify.then_some(notify_dir)).map_err(|e| e.to_string())?;
+        // A container left from an earlier run (a daemon killed mid-stop) would block the id.
+        let _ = self.sup.rt.delete(&self.id, true);
+        let root = self.sup.opts.root.display().to_string();
+        let logs_dir = self.sup.logs_dir();
+        let created = self
+            .sup
+            .launcher
+            .run(Request {
+                id: 0,
+                args: vec![
+                    "--root".into(),
+                    root.clone(),
+                    "create".into(),
+                    "--bundle".into(),
+                    bundle_dir.display().to_string(),
+                    self.id.clone(),
+                ],
+                stdout: Some(logs::raw_path(&logs_dir, &self.name, "stdout")),
+                stderr: Some(logs::raw_path(&logs_dir, &self.name, "stderr")),
+                capture_stdout: false,
+                report: true,
+                timeout_ms: CREATE_TIMEOUT.as_millis() as u64,
+            })
+            .await
+            .map_err(|e| format!("create: {e}"))?;
+        let pid = match (&created.report, created.success()) {
+            (Some(runtime::forking::Report::Ok { process: Some(p), .. }), true) => *p,
+            _ => {
+                let _ = self.sup.rt.delete(&self.id, true);
+                return Err(format!("create: {}", created.failure()));
+            }
+        };
+        let fd = match pid.open_pidfd() {
+            Ok(Some(fd)) => fd,
+            Ok(None) => {
+                let _ = self.sup.rt.delete(&self.id, true);
+                return Err("create: the container's init died before it was started".into());
+            }
+            Err(e) => {
+                let _ = self.sup.rt.delete(&self.id, true);
+                return Err(format!("pidfd of the init: {e}"));
+            }
+        };
+        let started = self
+            .sup
+            .launcher
+            .run(Request {
+                id: 0,
+                args: vec!["--root".into(), root, "start".into(), self.id.clone()],
+                stdout: None,
+                stderr: None,
+                capture_stdout: false,
+                report: false,
+                timeout_ms: CREATE_TIMEOUT.as_millis() as u64,
+            })
+            .await
+            .map_err(|e| format!("start: {e}"))?;
+        if !started.success() {
+            let _ = self.sup.rt.delete(&self.id, true);
+            let _ = runtime::try_wait(fd.as_fd());
+            return Err(format!("start: {}", started.failure()));
+        }
+        Ok((pid, fd))
+    }
+
+    /// stop_signal, the grace period, then SIGKILL to every process; the exit, reaped.
+    async fn stop_container(&mut self, app: &App, exit: &AsyncFd<OwnedFd>, frozen: bool) -> End {
+        self.set_state(State::Stopping);
+        if frozen {
+            let _ = self.sup.rt.resume(&self.id);
+        }
+        let sig = nix::sys::signal::Signal::try_from(app.stop_signal.number())
+            .unwrap_or(nix::sys::signal::Signal::SIGTERM);
+        let _ = self.sup.rt.kill(&self.id, runtime::Signal::from(sig), false);
+        if tokio::time::timeout(app.stop_grace_period, exit.readable()).await.is_err() {
+            tracing::info!("{}: still running after {:?}: SIGKILL", self.name, app.stop_grace_period);
+            self.kill_now(exit).await;
+        }
+        reap(exit)
+    }
+
+    async fn kill_now(&self, exit: &AsyncFd<OwnedFd>) {
+        let _ = self.sup.rt.kill(&self.id, runtime::Signal::KILL, true);
+        let _ = tokio::time::timeout(KILL_WAIT, exit.readable()).await;
+    }
+
+    /// After a run ended by itself (or failed a check): restart, give up, or rest.
+    fn after_exit(&mut self, app: &App, end: End, started_at: Instant) -> Next {
+        let _ = self.sup.rt.delete(&self.id, true);
+        let failure = !matches!(end, End::Status(ExitStatus::Exited(0)));
+        let text = describe(&end);
+        tracing::info!("{}: {text}", self.name);
+        self.record.process = None;
+        self.record.last_exit = text.clone();
+        if started_at.elapsed() >= STABLE_RUN {
+            self.streak = 0;
+        }
+        self.publish(|s| {
+            s.pid = 0;
+            s.last_exit = text.clone();
+            s.health = "";
+        });
+        if failure && let Some(cl) = app.crash_loop {
+            let now = Instant::now();
+            self.failures.push_back(now);
+            while self
+                .failures
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > cl.window)
+            {
+                self.failures.pop_front();
+            }
+            if self.failures.len() as u32 >= cl.failures {
+                self.save();
+                self.fail(format!(
+                    "crash loop: {} failures within {:?} (last: {text})",
+                    self.failures.len(),
+                    cl.window
+                ));
+                return Next::Idle;
+            }
+        }
+        let restart = match app.restart {
+            Restart::No => false,
+            Restart::OnFailure { max_retries } => {
+                failure && max_retries.is_none_or(|m| self.streak < m)
+            }
+            Restart::Always | Restart::UnlessStopped => true,
+        };
+        self.save();
+        if restart {
+            let delay = backoff_delay(app.backoff.initial, app.backoff.max, self.streak);
+            self.streak += 1;
+            self.phase.send_replace(Phase::Down);
+            return Next::Backoff(delay);
+        }
+        if failure && matches!(end, End::Failed(_)) {
+            self.fail(text);
+        } else {
+            self.set_state(State::Exited);
+            self.phase.send_replace(Phase::Completed(!failure));
+        }
+        Next::Idle
+    }
+}
+
+fn describe(end: &End) -> String {
+    match end {
+        End::Status(ExitStatus::Exited(c)) => format!("exited {c}"),
+        End::Status(ExitStatus::Signaled(s)) => format!("signal {s}"),
+        End::Unknown => "unknown".into(),
+        End::Failed(reason) => reason.clone(),
+    }
+}
+
+fn reap(exit: &AsyncFd<OwnedFd>) -> End {
+    match runtime::try_wait(exit.get_ref().as_fd()) {
+        Ok(Some(s)) => End::Status(s),
+        _ => End::Unknown,
+    }
+}
+
+/// initial x 2^streak, capped, +-10 % so that apps failing together do not restart together.
+fn backoff_delay(initial: Duration, max: Duration, streak: u32) -> Duration {
+    let base = initial
+        .checked_mul(1u32.checked_shl(streak.min(30)).unwrap_or(u32::MAX))
+        .unwrap_or(max)
+        .min(max);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = (nanos % 201) as f64 / 1000.0 - 0.1;
+    base.mul_f64(1.0 + jitter)
+}
+
+fn bind_notify(dir: &std::path::Path) -> std::io::Result<UnixDatagram> {
+    std::fs::create_dir_all(dir)?;
+    let path: PathBuf = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&path);
+    let sock = UnixDatagram::bind(&path)?;
+    // Container users of any uid must be able to send.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))?;
+    Ok(sock)
+}
+
+async fn recv_notify(sock: Option<&UnixDatagram>, buf: &mut [u8]) -> Option<String> {
+    match sock {
+        Some(s) => match s.recv(buf).await {
+            Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn run_healthcheck(
+    sup: Arc<Supervisor>,
+    id: String,
+    test: HealthTest,
+    timeout: Duration,
+) -> bool {
+    let mut args = vec![
+        "--root".to_owned(),
+        sup.opts.root.display().to_string(),
+        "exec".into(),
+        id,
+    ];
+    match test {
+        HealthTest::Cmd(argv) => args.extend(argv),
+        HealthTest::Shell(cmd) => args.extend(["/bin/sh".to_owned(), "-c".to_owned(), cmd]),
+    }
+    let r = sup
+        .launcher
+        .run(Request {
+            id: 0,
+            args,
+            stdout: None,
+            stderr: None,
+            capture_stdout: true,
+            report: false,
+            timeout_ms: timeout.as_millis() as u64,
+        })
+        .await;
+    matches!(r, Ok(resp) if resp.outcome == Outcome::Exited(0))
+}

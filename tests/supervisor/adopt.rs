@@ -1,0 +1,128 @@
+//! A daemon killed with SIGKILL and started again: the apps that kept running are adopted
+//! (same pids), one that ended meanwhile counts as a failure, and the logs lose no line.
+
+use std::fs;
+use std::path::Path;
+
+use crate::common::{exits_within, wait_until};
+use crate::harness::*;
+
+/// The K of every `TIMESTAMP stdout line K` in the app's log files, oldest file first.
+fn logged_lines(logs: &Path, name: &str) -> Vec<u64> {
+    let mut files: Vec<_> = (1..10)
+        .rev()
+        .map(|n| logs.join(format!("{name}.log.{n}")))
+        .collect();
+    files.push(logs.join(format!("{name}.log")));
+    let mut ks = Vec::new();
+    for f in files {
+        let Ok(text) = fs::read_to_string(&f) else {
+            continue;
+        };
+        for l in text.lines() {
+            let fields: Vec<&str> = l.split(' ').collect();
+            assert!(
+                fields.len() == 4
+                    && fields[0].len() >= 20
+                    && fields[0].as_bytes()[10] == b'T'
+                    && fields[1] == "stdout"
+                    && fields[2] == "line",
+                "{}: not `TIMESTAMP stdout line K`: {l:?}",
+                f.display()
+            );
+            ks.push(fields[3].parse().unwrap());
+        }
+    }
+    ks
+}
+
+/// The last complete `line K` in the raw stdout file (what the daemon has copied out of it
+/// reads as zeros: a punched hole).
+fn last_raw_line(raw: &Path) -> Option<u64> {
+    let bytes = fs::read(raw).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let complete = &text[..text.rfind('\n')?];
+    let last = complete.rsplit(['\n', '\0']).next()?;
+    last.strip_prefix("line ")?.parse().ok()
+}
+
+#[test]
+fn a_restarted_daemon_adopts_its_apps_and_loses_no_log_line() {
+    let mut d = Daemon::new();
+    d.add_app(
+        "talker",
+        "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done",
+        "",
+    );
+    // Waits for the host's go, then exits 3; started again, it stays up.
+    d.add_app(
+        "quitter",
+        "[ -e /shared/quitter.done ] && exec sleep 1000; \
+         while [ ! -e /shared/go ]; do sleep 0.05; done; touch /shared/quitter.done; exit 3",
+        "restart = \"on-failure\"\n",
+    );
+    d.start();
+    let talker = num(&d.wait_state("talker", "running", 30), "pid") as i32;
+    let quitter = num(&d.wait_state("quitter", "running", 30), "pid") as i32;
+    let logs = d.state_dir.join("logs");
+    wait_until(
+        10,
+        "the daemon to copy talker's lines into talker.log",
+        || logged_lines(&logs, "talker").len() >= 5,
+    );
+
+    d.kill9();
+    assert!(alive(talker), "killing the daemon killed talker");
+    fs::write(d.shared.join("go"), "").unwrap();
+    assert!(
+        exits_within(quitter, 10),
+        "quitter ({quitter}) did not exit"
+    );
+    // Talker goes on writing while no daemon runs: those lines must reach the log too.
+    let raw = logs.join("talker.stdout");
+    let at_kill = last_raw_line(&raw).unwrap_or(0);
+    wait_until(10, "talker to write lines while no daemon runs", || {
+        last_raw_line(&raw).is_some_and(|k| k >= at_kill + 5)
+    });
+    let written_meanwhile = last_raw_line(&raw).unwrap();
+
+    d.start();
+    let t = d.wait_state("talker", "running", 20);
+    assert_eq!(num(&t, "pid") as i32, talker, "talker not adopted: {t}");
+    let q = d.wait_status("quitter", 20, "quitter restarted and running", |s| {
+        s["state"] == "running" && s["pid"].as_u64().is_some_and(|p| p as i32 != quitter)
+    });
+    assert_eq!(num(&q, "restarts"), 1, "{q}");
+    assert_eq!(
+        q["last_exit"], "unknown",
+        "an exit no daemon saw has an unknown status: {q}"
+    );
+
+    // Talker never got EPIPE (it would have died): the same process still runs when we stop it.
+    let t = d.status("talker");
+    assert_eq!(t["state"], "running", "{t}");
+    assert_eq!(num(&t, "pid") as i32, talker, "{t}");
+    assert!(alive(talker));
+    d.app_ok(&["stop", "talker"]);
+    d.wait_state("talker", "stopped", 20);
+    assert!(exits_within(talker, 10));
+
+    wait_until(
+        10,
+        "the lines written while no daemon ran to be logged",
+        || {
+            logged_lines(&logs, "talker")
+                .iter()
+                .any(|&k| k >= written_meanwhile)
+        },
+    );
+    let mut ks = logged_lines(&logs, "talker");
+    ks.sort_unstable();
+    ks.dedup();
+    let n = *ks.last().unwrap();
+    let missing: Vec<u64> = (1..=n).filter(|k| ks.binary_search(k).is_err()).collect();
+    assert!(
+        missing.is_empty(),
+        "talker.log lost lines {missing:?} of 1..={n} (kill -9 after line ~{at_kill})"
+    );
+}
