@@ -33,6 +33,10 @@ pub struct Supervise {
     /// The watchdog device's timeout
     #[arg(long, default_value = "30s", value_parser = duration)]
     watchdog_timeout: Duration,
+    /// davit's own seccomp filter on the daemon: "enforce" (a call outside it kills the
+    /// daemon, not the apps), "log" (the kernel logs such calls), or "off"
+    #[arg(long, default_value = "enforce")]
+    seccomp: String,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -64,6 +68,16 @@ pub fn supervise(root: PathBuf, a: Supervise) -> i32 {
         Some("none") => Bus::None,
         Some(addr) => Bus::Address(addr.to_owned()),
     };
+    let seccomp = match a.seccomp.as_str() {
+        "off" => None,
+        other => match other.parse() {
+            Ok(mode) => Some(mode),
+            Err(reason) => {
+                eprintln!("davit: error: --seccomp {reason} (or \"off\")");
+                return 1;
+            }
+        },
+    };
     let opts = Options {
         config_dir: a.config_dir,
         state_dir: a.state_dir,
@@ -73,6 +87,7 @@ pub fn supervise(root: PathBuf, a: Supervise) -> i32 {
         group: a.group,
         watchdog_device: a.watchdog_device,
         watchdog_timeout: a.watchdog_timeout,
+        seccomp,
     };
     match daemon::supervise(opts) {
         Ok(()) => 0,

@@ -167,3 +167,119 @@ fn only_root_may_own_the_name_on_the_bus() {
         crate::common::stderr(&out)
     );
 }
+
+/// The name of group 65534 (Debian's nogroup), from /etc/group.
+fn group_65534() -> String {
+    std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[2] == "65534").then(|| f[0].to_owned())
+        })
+        .expect("/etc/group has a group 65534")
+}
+
+/// A user of /etc/passwd outside group 65534 (neither its primary group nor a listed
+/// member): the bus refuses connections from uids it cannot look up.
+fn outsider() -> Caller {
+    let group = std::fs::read_to_string("/etc/group").unwrap();
+    let members: Vec<&str> = group
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some("65534"))
+        .and_then(|l| l.split(':').nth(3))
+        .unwrap_or("")
+        .split(',')
+        .collect();
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let (uid, gid) = (
+                f.get(2)?.parse::<u32>().ok()?,
+                f.get(3)?.parse::<u32>().ok()?,
+            );
+            (uid != 0 && gid != 0 && uid != 65534 && gid != 65534 && !members.contains(&f[0]))
+                .then_some(Caller {
+                    uid,
+                    gid,
+                    groups: &[],
+                })
+        })
+        .expect("a user outside group 65534 in /etc/passwd")
+}
+
+/// Asserts that `who` may freeze and thaw the app, over the socket and over the bus.
+fn may_change(d: &Daemon, who: Caller, pid: u64) {
+    let out = d.app_as(who, &["freeze", APP]);
+    assert!(
+        out.status.success(),
+        "{who:?}: freeze on the socket refused: {}",
+        crate::common::stderr(&out)
+    );
+    d.wait_state(APP, "frozen", 10);
+    let out = d.app_as(who, &["thaw", APP]);
+    assert!(
+        out.status.success(),
+        "{who:?}: thaw on the socket refused: {}",
+        crate::common::stderr(&out)
+    );
+    d.wait_state(APP, "running", 10);
+
+    let path = app_path(APP);
+    let dest = format!("--dest={SERVICE}");
+    for member in ["Freeze", "Thaw"] {
+        let method = format!("{APP_IFACE}.{member}");
+        let out = d.dbus_send_as(who, &[&dest, &path, &method]);
+        assert!(
+            out.status.success(),
+            "{who:?}: {member} on the bus refused: {}",
+            crate::common::stderr(&out)
+        );
+        d.wait_state(
+            APP,
+            if member == "Freeze" {
+                "frozen"
+            } else {
+                "running"
+            },
+            10,
+        );
+    }
+    assert_untouched(d, pid);
+}
+
+#[test]
+fn members_of_the_daemon_s_group_may_change_apps() {
+    let mut d = Daemon::with_bus();
+    d.group = Some(group_65534());
+    d.add_app(APP, "exec sleep 1000", "");
+    d.start();
+    let pid = num(&d.wait_state(APP, "running", 30), "pid");
+
+    // Nobody's primary group (in /etc/passwd, and its gid) is the daemon's group.
+    may_change(&d, NOBODY, pid);
+
+    // Not in the group: refused, as before.
+    let outsider = outsider();
+    let out = d.app_as(outsider, &["freeze", APP]);
+    assert!(
+        !out.status.success(),
+        "an outsider froze the app: {}",
+        crate::common::stdout(&out)
+    );
+    let dest = format!("--dest={SERVICE}");
+    let path = app_path(APP);
+    let out = d.dbus_send_as(outsider, &[&dest, &path, &format!("{APP_IFACE}.Freeze")]);
+    assert_denied(&out, "Freeze on the bus by an outsider");
+    assert_untouched(&d, pid);
+
+    // In the group through its supplementary groups only (as systemd's SupplementaryGroups=
+    // gives them): the process's credentials are what counts.
+    let member = Caller {
+        groups: &[65534],
+        ..outsider
+    };
+    may_change(&d, member, pid);
+}

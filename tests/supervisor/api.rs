@@ -45,7 +45,7 @@ fn status_properties_and_list_agree() {
     let pid = num(&web, "pid");
     assert!(
         fs::read_to_string(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| c.starts_with("sleep\01000")),
+            .is_ok_and(|c| c.starts_with("sleep\x001000")),
         "pid {pid} is not web-1's sleep"
     );
     let st: Value = serde_json::from_slice(&d.runtime(&["state", "app.web-1"]).stdout).unwrap();

@@ -27,8 +27,20 @@ pub const MANAGER_PATH: &str = "/org/davit/Supervisor1";
 pub const MANAGER_IFACE: &str = "org.davit.Supervisor1";
 pub const APP_IFACE: &str = "org.davit.Supervisor1.App";
 
+/// Who runs a command: uid, gid, supplementary groups.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: &'static [u32],
+}
+
 /// The unprivileged caller of the access tests: nobody, with no supplementary groups.
-pub const NOBODY: u32 = 65534;
+pub const NOBODY: Caller = Caller {
+    uid: 65534,
+    gid: 65534,
+    groups: &[],
+};
 
 /// Bounds of the harness's own waits.
 const BUS_START_SECS: u64 = 10;
@@ -481,11 +493,14 @@ impl Daemon {
 
     /// The same as nobody (uid and gid 65534, no supplementary groups).
     pub fn app_as_nobody(&self, args: &[&str]) -> Output {
-        let c = self.client(args);
+        self.app_as(NOBODY, args)
+    }
+
+    pub fn app_as(&self, who: Caller, args: &[&str]) -> Output {
         output_within(
-            as_nobody(&c),
+            as_user(who, &self.client(args)),
             COMMAND_SECS,
-            &format!("davit app {args:?} as nobody"),
+            &format!("davit app {args:?} as {who:?}"),
         )
     }
 
@@ -570,7 +585,7 @@ impl Daemon {
 
     pub fn busctl_as_nobody(&self, args: &[&str]) -> Output {
         output_within(
-            as_nobody(&self.busctl_cmd(args)),
+            as_user(NOBODY, &self.busctl_cmd(args)),
             COMMAND_SECS,
             &format!("busctl {args:?} as nobody"),
         )
@@ -579,23 +594,31 @@ impl Daemon {
     /// `dbus-send --bus=BUS --print-reply ARGS` as nobody, bounded: unlike busctl, it
     /// prints the name of a D-Bus error (`Error org.freedesktop.DBus.Error.AccessDenied: ...`).
     pub fn dbus_send_as_nobody(&self, args: &[&str]) -> Output {
-        self.dbus_send(&format!("--bus={}", self.bus_address()), args)
+        self.dbus_send_as(NOBODY, args)
+    }
+
+    pub fn dbus_send_as(&self, who: Caller, args: &[&str]) -> Output {
+        self.dbus_send(who, &format!("--bus={}", self.bus_address()), args)
     }
 
     /// The same, peer-to-peer on the daemon's socket (`dbus-send --peer`, no `--dest`).
     pub fn dbus_send_peer_as_nobody(&self, args: &[&str]) -> Output {
-        self.dbus_send(&format!("--peer=unix:path={}", self.socket.display()), args)
+        self.dbus_send(
+            NOBODY,
+            &format!("--peer=unix:path={}", self.socket.display()),
+            args,
+        )
     }
 
-    fn dbus_send(&self, endpoint: &str, args: &[&str]) -> Output {
+    fn dbus_send(&self, who: Caller, endpoint: &str, args: &[&str]) -> Output {
         let mut c = Command::new("dbus-send");
         c.arg(endpoint)
             .args(["--print-reply", "--reply-timeout=20000"])
             .args(args);
         output_within(
-            as_nobody(&c),
+            as_user(who, &c),
             COMMAND_SECS,
-            &format!("dbus-send {args:?} as nobody"),
+            &format!("dbus-send {args:?} as {who:?}"),
         )
     }
 
@@ -666,14 +689,18 @@ impl Drop for Daemon {
     }
 }
 
-/// `cmd` run as nobody through util-linux's setpriv.
-fn as_nobody(cmd: &Command) -> Command {
+/// `cmd` run as `who` through util-linux's setpriv.
+fn as_user(who: Caller, cmd: &Command) -> Command {
     let mut c = Command::new("setpriv");
-    c.arg(format!("--reuid={NOBODY}"))
-        .arg(format!("--regid={NOBODY}"))
-        .arg("--clear-groups")
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
+    c.arg(format!("--reuid={}", who.uid))
+        .arg(format!("--regid={}", who.gid));
+    if who.groups.is_empty() {
+        c.arg("--clear-groups");
+    } else {
+        let list: Vec<String> = who.groups.iter().map(u32::to_string).collect();
+        c.arg(format!("--groups={}", list.join(",")));
+    }
+    c.arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
             Some(v) => c.env(k, v),

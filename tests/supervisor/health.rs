@@ -10,7 +10,6 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::time::Instant;
 
 use serde_json::json;
 
@@ -47,13 +46,13 @@ fn with_host_usr(d: &Daemon, name: &str) {
 
 #[test]
 fn an_app_that_never_sends_ready_fails_after_start_timeout() {
-    let mut d = Daemon::new();
+    let mut d = Daemon::with_bus();
     d.add_app(
         "mute",
         "touch /shared/up; exec sleep 1000",
         "notify = true\nstart_timeout = \"2s\"\n",
     );
-    let t0 = Instant::now();
+    let monitor = d.monitor();
     d.start();
     wait_until(20, "the app to run", || d.shared.join("up").exists());
     // It runs, with no READY=1: starting, its pid known.
@@ -62,9 +61,20 @@ fn an_app_that_never_sends_ready_fails_after_start_timeout() {
     });
     assert!(alive(num(&s, "pid") as i32), "{s}");
     let failed = d.wait_state("mute", "failed", 20);
+    wait_until(5, "the bus to carry State failed", || {
+        monitor.states("mute").iter().any(|(_, s)| s == "failed")
+    });
+    let states = monitor.states("mute");
+    let at = |state: &str| states.iter().find(|(_, s)| s == state).map(|(t, _)| *t);
+    let (started, failed_at) = (at("starting").unwrap(), at("failed").unwrap());
     assert!(
-        t0.elapsed().as_millis() >= 2000,
-        "failed before its start_timeout: {failed}"
+        failed_at - started >= 2_000_000,
+        "failed {} ms after starting, before its start_timeout of 2s: {states:?}",
+        (failed_at - started) / 1000
+    );
+    assert!(
+        !states.iter().any(|(_, s)| s == "running"),
+        "running without READY=1: {states:?}"
     );
     let reason = text(&failed, "reason").to_lowercase();
     assert!(
@@ -79,21 +89,34 @@ fn an_app_that_never_sends_ready_fails_after_start_timeout() {
 
 #[test]
 fn an_app_is_running_only_once_it_sent_ready() {
-    let mut d = Daemon::new();
+    let mut d = Daemon::with_bus();
     d.add_app(
         "ready",
         &notifier("touch /shared/up; while [ ! -e /shared/go ]; do sleep 0.05; done"),
         "notify = true\nstart_timeout = \"30s\"\n",
     );
     with_host_usr(&d, "ready");
+    let monitor = d.monitor();
     d.start();
     wait_until(20, "the app to run", || d.shared.join("up").exists());
     // It runs but has not said READY=1: still starting.
     let s = d.status("ready");
     assert_eq!(s["state"], "starting", "{s}");
+    let go = now_us();
     fs::write(d.shared.join("go"), "").unwrap();
     let running = d.wait_state("ready", "running", 20);
     assert_eq!(num(&running, "pid"), num(&s, "pid"), "{running}");
+    // The bus saw it running only after the go (READY=1 comes after it).
+    wait_until(5, "the bus to carry State running", || {
+        monitor.states("ready").iter().any(|(_, s)| s == "running")
+    });
+    let states = monitor.states("ready");
+    let first_running = states.iter().find(|(_, s)| s == "running").unwrap().0;
+    assert!(
+        first_running > go,
+        "running {} ms before the app could send READY=1: {states:?}",
+        (go - first_running) / 1000
+    );
 }
 
 #[test]
@@ -142,7 +165,7 @@ fn an_unhealthy_app_is_restarted() {
 
 #[test]
 fn service_healthy_waits_for_the_dependency_s_health() {
-    let mut d = Daemon::new();
+    let mut d = Daemon::with_bus();
     d.add_app(
         "db",
         "exec sleep 1000",
@@ -156,6 +179,7 @@ fn service_healthy_waits_for_the_dependency_s_health() {
         "touch /shared/web.up; exec sleep 1000",
         "[depends_on]\ndb = { condition = \"service_healthy\" }\n",
     );
+    let monitor = d.monitor();
     d.start();
     d.wait_state("db", "running", 20);
     // db runs but is not healthy: web waits (and its process never ran).
@@ -168,8 +192,34 @@ fn service_healthy_waits_for_the_dependency_s_health() {
         "web started before db was healthy"
     );
 
+    let healthy_from = now_us();
     fs::write(d.shared.join("db.healthy"), "").unwrap();
     d.wait_status("db", 20, "healthy", |s| s["health"] == "healthy");
     d.wait_state("web", "running", 20);
     wait_until(10, "web to run", || d.shared.join("web.up").exists());
+    // On the bus: web's first start follows db's first healthy, which follows the file.
+    let db_healthy = monitor
+        .property("db", "Health")
+        .into_iter()
+        .find(|(_, h)| h == "healthy")
+        .expect("the bus carried db's Health healthy")
+        .0;
+    let web_started = monitor
+        .states("web")
+        .into_iter()
+        .find(|(_, s)| s == "starting")
+        .expect("the bus carried web's starting")
+        .0;
+    assert!(
+        healthy_from <= db_healthy && db_healthy <= web_started,
+        "db healthy at {db_healthy}, web starting at {web_started}, the file at {healthy_from}"
+    );
+}
+
+/// The host's realtime clock in µs, as busctl stamps messages.
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
 }

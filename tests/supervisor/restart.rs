@@ -90,7 +90,7 @@ fn a_crash_loop_backs_off_then_fails_until_restarted() {
     assert!(alive(pid), "crasher's pid {pid} is not alive: {running}");
     assert!(
         std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| c.starts_with("sleep\01000")),
+            .is_ok_and(|c| c.starts_with("sleep\x001000")),
         "pid {pid} is not the app's sleep"
     );
 }

@@ -155,6 +155,7 @@ async fn peer(
         .server(zbus::Guid::generate())?
         .p2p()
         .serve_at(MANAGER_PATH, Manager::new(sup, access))?
+        .serve_at("/org/freedesktop/DBus", PeerBus)?
         .build()
         .await?;
     let names: Vec<String> = sup.apps.lock().unwrap().keys().cloned().collect();
@@ -389,5 +390,32 @@ impl AppObject {
     #[zbus(property)]
     fn memory_in_use(&self) -> u64 {
         self.sup.memory(&self.name)
+    }
+}
+
+/// Just enough of the bus's own interface for busctl and gdbus, which greet every connection
+/// with `Hello` (and add match rules), to talk to the socket as they would to a bus.
+struct PeerBus;
+
+#[interface(name = "org.freedesktop.DBus")]
+impl PeerBus {
+    fn hello(&self) -> String {
+        ":1.1".into()
+    }
+
+    fn add_match(&self, _rule: &str) {}
+
+    fn remove_match(&self, _rule: &str) {}
+
+    fn get_name_owner(&self, name: &str) -> fdo::Result<String> {
+        if name == SERVICE {
+            Ok(":1.0".into())
+        } else {
+            Err(fdo::Error::NameHasNoOwner(format!("{name}: this socket serves {SERVICE} only")))
+        }
+    }
+
+    fn name_has_owner(&self, name: &str) -> bool {
+        name == SERVICE
     }
 }

@@ -43,6 +43,9 @@ pub struct Options {
     pub group: Option<String>,
     pub watchdog_device: Option<PathBuf>,
     pub watchdog_timeout: Duration,
+    /// davit's own filter (seccomp-profiles/davit.json), loaded after the launcher is forked;
+    /// `None` runs unconfined.
+    pub seccomp: Option<seccomp_profiles::Mode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,8 @@ pub enum DaemonError {
     Bus(#[from] zbus::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("confining the daemon: {0}")]
+    Seccomp(#[from] seccomp_profiles::Error),
 }
 
 impl DaemonError {
@@ -284,8 +289,18 @@ pub fn supervise(opts: Options) -> Result<(), DaemonError> {
     let spawned = launcher::fork_launcher()?;
     // Reads and clears systemd's variables while the process has one thread.
     let dog = watchdog::Watchdog::open(&opts)?;
+    // From here on the daemon runs under its own filter; the launcher, forked before, does not
+    // (the davit children it spawns mount, pivot_root and unshare).
+    if let Some(mode) = opts.seccomp {
+        seccomp_profiles::confine_self(mode)?;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // zbus does its authentication's blocking calls (SO_PEERCRED, a passwd lookup) on
+        // tokio's blocking pool: one thread for that, gone a second after, so that the daemon
+        // idles with its one thread.
+        .max_blocking_threads(1)
+        .thread_keep_alive(Duration::from_secs(1))
         .build()
         .map_err(|e| DaemonError::io("starting the event loop", e))?;
     rt.block_on(run(opts, spawned, dog))
