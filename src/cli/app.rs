@@ -71,7 +71,10 @@ pub fn app(a: App) -> i32 {
         (None, Some(b)) => Target::Bus(b),
         (None, None) => Target::Default,
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("davit: error: {e}");
@@ -93,7 +96,10 @@ async fn run(target: Target, cmd: AppCommand) -> Result<(), ClientError> {
         AppCommand::List { json } => {
             let apps = c.list().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&apps).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&apps).unwrap_or_default()
+                );
             } else {
                 print_table(&apps);
             }
@@ -165,10 +171,22 @@ fn print_table(apps: &[AppInfo]) {
         rows.push([
             a.name.clone(),
             a.state.clone(),
-            if a.health.is_empty() { "-".into() } else { a.health.clone() },
-            if a.pid == 0 { "-".into() } else { a.pid.to_string() },
+            if a.health.is_empty() {
+                "-".into()
+            } else {
+                a.health.clone()
+            },
+            if a.pid == 0 {
+                "-".into()
+            } else {
+                a.pid.to_string()
+            },
             a.restarts.to_string(),
-            if a.last_exit.is_empty() { "-".into() } else { a.last_exit.clone() },
+            if a.last_exit.is_empty() {
+                "-".into()
+            } else {
+                a.last_exit.clone()
+            },
             a.reason.clone(),
         ]);
     }

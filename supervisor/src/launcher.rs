@@ -27,9 +27,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigHandler, Signal, signal};
-use nix::sys::socket::{
-    AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair,
-};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 use nix::unistd::{ForkResult, fork, pipe2};
 use runtime::forking::{REPORT_FD_ENV, Report};
 use serde::{Deserialize, Serialize};
@@ -369,10 +367,7 @@ pub struct Launcher {
 impl Launcher {
     /// Wraps the launcher's socket; needs the tokio runtime.
     pub fn new(spawned: Spawned) -> std::io::Result<Launcher> {
-        fcntl(
-            spawned.fd.as_raw_fd(),
-            FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
-        )?;
+        fcntl(spawned.fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
         // SAFETY: the socket is owned by the AsyncFd from here on and stays open as long.
         let fd = unsafe { AsyncFd::register(spawned.fd) }.map_err(std::io::Error::from)?;
         Ok(Launcher {
@@ -392,8 +387,7 @@ impl Launcher {
         let sent = self
             .fd
             .async_io(Interest::WRITABLE, |fd| {
-                send(fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
-                    .map_err(std::io::Error::from)
+                send(fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL).map_err(std::io::Error::from)
             })
             .await;
         if let Err(e) = sent {

@@ -2,7 +2,7 @@
 # Boot an ARM qemu-system guest from an initramfs, run one test script in it
 # and report its result.
 #
-# Usage: testbeds/arm/boot.sh ARCH CGROUP_MODE PAYLOAD_DIR TEST_SCRIPT
+# Usage: testbeds/arm/boot.sh ARCH CGROUP_MODE PAYLOAD_DIR TEST_SCRIPT [FILE...]
 #   ARCH         arm64 (aarch64, qemu-system-aarch64 -M virt -cpu cortex-a53)
 #                armhf (armv7,   qemu-system-arm     -M virt -cpu cortex-a15)
 #   CGROUP_MODE  v2: cgroup2 at /sys/fs/cgroup (nsdelegate), every available
@@ -15,20 +15,25 @@
 #   PAYLOAD_DIR  directory copied to /payload in the guest ("-" for none);
 #                /payload is first in PATH and the test's working directory
 #   TEST_SCRIPT  run as `sh TEST_SCRIPT` (busybox sh) in the guest, with
-#                ARCH, CGROUP_MODE, PAYLOAD=/payload, BUSYBOX=/bin/busybox set
+#                ARCH, CGROUP_MODE, NONCE, PAYLOAD=/payload, BUSYBOX=/bin/busybox set
+#   FILE...      copied into the guest's / beside /test.sh (e.g. scripts it runs)
 #
 # Guest: Debian kernel (kernel.sh) + busybox-static (toolchain.sh). /init
 # copies the initramfs into a tmpfs and switch_roots into it (so the root is
 # a real mount and pivot_root(2) works for containers), makes / rshared,
 # mounts proc, sysfs, devtmpfs, devpts, /dev/shm, /tmp, /run and the cgroups,
-# loads the requested modules, runs the test, prints
+# loads the requested modules, prints
+#   DAVIT-TESTBED-BOOT nonce=<random> uptime=<s>
+# runs the test, prints
 #   DAVIT-TESTBED-RESULT nonce=<random> rc=<exit code> uptime=<s>
 # on the serial console (ttyAMA0) and powers off (poweroff -f).
 #
 # Host: qemu runs under `timeout`; the serial console goes to
-# $cache/logs/boot-ARCH-MODE-<time>.log (also -latest.log).  Exit status:
+# $cache/logs/boot-NAME-<time>.log (also -latest.log; NAME is ARCH-MODE
+# unless DAVIT_BOOT_NAME says otherwise).  Exit status:
 # 0 test passed, 1 test failed (rc != 0), 2 no result marker (boot failure,
-# guest crash or timeout), 64 usage error.
+# guest crash or timeout), 3 the guest rebooted (only with DAVIT_BOOT_REBOOT=1),
+# 64 usage error.
 #
 # Env: DAVIT_BOOT_TIMEOUT (s, default 300)  DAVIT_QEMU_MEM (default 512M)
 #      DAVIT_QEMU_SMP (default 2: 2 host cores, MTTCG uses one thread per
@@ -36,20 +41,30 @@
 #      "overlay veth": copied with their dependencies from the kernel package
 #      and insmod'ed)  DAVIT_BOOT_APPEND (extra kernel arguments)
 #      DAVIT_BOOT_VERBOSE=1 (stream the console to stderr too)
+#      DAVIT_BOOT_REBOOT=1 (qemu runs without -no-reboot: a guest reboot boots
+#      the same kernel and initramfs again; boot.sh stops qemu when the boot
+#      marker shows a second time and exits 3. Without it a reboot ends qemu,
+#      which is exit 2, no result)
+#      DAVIT_BOOT_NAME (log name, default ARCH-MODE)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '5,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 64; }
-(($# == 4)) || usage
+usage() { sed -n '5,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+(($# >= 4)) || usage
 ARCH=$(norm_arch "$1") MODE=$2 PAYLOAD=$3 TEST=$4
+shift 4
+EXTRA=("$@")
 [[ $MODE == v1 || $MODE == v2 ]] || { echo "CGROUP_MODE must be v1 or v2" >&2; usage; }
 [[ $PAYLOAD == - || -d $PAYLOAD ]] || { echo "PAYLOAD_DIR $PAYLOAD is not a directory" >&2; exit 64; }
 [[ -f $TEST ]] || { echo "TEST_SCRIPT $TEST not found" >&2; exit 64; }
+for f in "${EXTRA[@]}"; do [[ -f $f ]] || { echo "FILE $f not found" >&2; exit 64; }; done
 
 TIMEOUT=${DAVIT_BOOT_TIMEOUT:-300}
 MEM=${DAVIT_QEMU_MEM:-512M}
 SMP=${DAVIT_QEMU_SMP:-2}
+REBOOT=${DAVIT_BOOT_REBOOT:-0}
+NAME=${DAVIT_BOOT_NAME:-$ARCH-$MODE}
 KDIR=$ARM_CACHE/kernel/$ARCH
 BUSYBOX=$ARM_CACHE/busybox/$ARCH/bin/busybox
 [[ -f $KDIR/vmlinuz ]] || die "no kernel for $ARCH in $KDIR: run testbeds/arm/kernel.sh"
@@ -62,13 +77,14 @@ esac
 need_cmds "${QEMU[0]}" cpio gzip timeout
 
 mkdir -p "$ARM_CACHE/runs" "$ARM_CACHE/logs"
-RUN=$(mktemp -d "$ARM_CACHE/runs/$ARCH-$MODE.XXXXXX")
+RUN=$(mktemp -d "$ARM_CACHE/runs/$NAME.XXXXXX")
 trap 'rm -rf "$RUN"' EXIT
 ROOT=$RUN/root
 mkdir -p "$ROOT"/{bin,dev,etc,lib/modules,payload,proc,sys}
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 [[ $PAYLOAD == - ]] || cp -a "$PAYLOAD/." "$ROOT/payload/"
 cp "$TEST" "$ROOT/test.sh"
+for f in "${EXTRA[@]}"; do cp "$f" "$ROOT/"; done
 mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
 NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
@@ -186,7 +202,8 @@ done
 
 echo "testbed: $(uname -srm), cgroup $CGROUP_MODE, $(grep -c ^processor /proc/cpuinfo) cpu(s), up $(cut -d' ' -f1 /proc/uptime)s"
 cd /payload
-ARCH=$ARCH CGROUP_MODE=$CGROUP_MODE PAYLOAD=/payload BUSYBOX=/bin/busybox sh /test.sh
+echo "DAVIT-TESTBED-BOOT nonce=$NONCE uptime=$(cut -d' ' -f1 /proc/uptime)"
+ARCH=$ARCH CGROUP_MODE=$CGROUP_MODE NONCE=$NONCE PAYLOAD=/payload BUSYBOX=/bin/busybox sh /test.sh
 rc=$?
 echo "DAVIT-TESTBED-RESULT nonce=$NONCE rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
 sync
@@ -198,16 +215,32 @@ chmod 755 "$ROOT/init" "$ROOT/test.sh"
 
 # --- boot -----------------------------------------------------------------------
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-LOG=$ARM_CACHE/logs/boot-$ARCH-$MODE-$STAMP-$$.log
-ln -sfn "${LOG##*/}" "$ARM_CACHE/logs/boot-$ARCH-$MODE-latest.log"
-QEMU+=(-smp "$SMP" -m "$MEM" -nographic -monitor none -serial stdio -no-reboot -nic none
+LOG=$ARM_CACHE/logs/boot-$NAME-$STAMP-$$.log
+ln -sfn "${LOG##*/}" "$ARM_CACHE/logs/boot-$NAME-latest.log"
+[[ $REBOOT == 1 ]] || QEMU+=(-no-reboot)
+QEMU+=(-smp "$SMP" -m "$MEM" -nographic -monitor none -serial stdio -nic none
     -kernel "$KDIR/vmlinuz" -initrd "$RUN/initrd.gz"
     -append "console=ttyAMA0 rdinit=/init panic=-1 quiet loglevel=4 ${DAVIT_BOOT_APPEND:-}")
 log "booting $ARCH ($MODE, smp=$SMP, mem=$MEM, initrd $(du -k "$RUN/initrd.gz" | cut -f1)K, timeout ${TIMEOUT}s); log: $LOG"
 echo "# ${QEMU[*]}" >"$LOG"
 t0=$(date +%s%N)
 qrc=0
-if [[ ${DAVIT_BOOT_VERBOSE:-0} == 1 ]]; then
+boots=0
+if [[ $REBOOT == 1 ]]; then
+    # The guest may reboot: qemu starts it again. Stopped at the second boot marker.
+    timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >>"$LOG" 2>&1 &
+    qpid=$!
+    [[ ${DAVIT_BOOT_VERBOSE:-0} == 1 ]] && { tail -n +2 -f "$LOG" --pid "$qpid" >&2 & }
+    while kill -0 "$qpid" 2>/dev/null; do
+        boots=$(tr -d '\r' <"$LOG" | grep -ac "DAVIT-TESTBED-BOOT nonce=$NONCE " || true)
+        if ((boots >= 2)); then
+            kill -TERM "$qpid" 2>/dev/null
+            break
+        fi
+        sleep 0.2
+    done
+    wait "$qpid" || qrc=$?
+elif [[ ${DAVIT_BOOT_VERBOSE:-0} == 1 ]]; then
     timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee -a "$LOG" >&2 || qrc=${PIPESTATUS[0]}
 else
     timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >>"$LOG" 2>&1 || qrc=$?
@@ -215,6 +248,10 @@ fi
 t1=$(date +%s%N)
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 
+if ((boots >= 2)); then
+    echo "REBOOT $ARCH $MODE: the guest booted a second time, ${secs}s wall; log: $LOG"
+    exit 3
+fi
 marker=$(tr -d '\r' <"$LOG" | grep -aoE "DAVIT-TESTBED-RESULT nonce=$NONCE rc=[0-9]+ uptime=[0-9.]+" | tail -n1 || true)
 if [[ -z $marker ]]; then
     tail -n 40 "$LOG" >&2

@@ -41,7 +41,7 @@ cleanup() {
   sh -c "$leftovers"
   rmdir "$warm_cg" 2>/dev/null || true
   for d in /sys/fs/cgroup/*/bench /sys/fs/cgroup/bench; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    if [ -d "$d" ]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   rm -rf /run/davit-bench
 }
@@ -96,6 +96,7 @@ hyperfine --style basic --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --setup "$
 # System calls per `run` (all processes of the runtime, strace -f), with the profile cached.
 for rt in "${runtimes[@]}"; do
   r="${bin[$rt]} --root /run/davit-bench/$rt"
+  # shellcheck disable=SC2086 # $r is the runtime and its --root, split on purpose
   strace -f -c -o "$work/syscalls-$rt.txt" $r run --bundle "$work/bundle-$rt" $id >/dev/null
   $r delete --force $id
 done

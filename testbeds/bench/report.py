@@ -285,6 +285,178 @@ def size_table():
     return "\n".join(lines)
 
 
+# ---- 2. start latency (startlatency.py) ----
+START_ROWS = (("davit", "`davit app start NAME` (daemon up, app stopped)"),
+              ("crun", "`crun run -d`"), ("runc", "`runc run -d`"),
+              ("ctr", "`ctr run -d` (containerd, runc shim)"),
+              ("podman", "`podman run -d` (conmon, crun)"),
+              ("docker", "`docker run -d` (dockerd, containerd, runc shim)"))
+start = {rt: {k: stats(v) for k, v in d.items()} for rt, d in load(f"{work}/startlatency.json").items()}
+
+
+def start_section():
+    crun = start["crun"]["running"]["median"]
+    lines = ["| start command | until running: median (IQR) | ratio to crun | "
+             "the command alone returned after (median) |", "|---|---|---|---|"]
+    for rt, label in START_ROWS:
+        s, a = start[rt]["running"], start[rt]["returned"]
+        ratio = f"{s['median'] / crun:.2f}x"
+        if rt == "davit":
+            ratio = f"**{ratio}**"
+        lines.append(f"| {label} | {s['median']:.1f} ms ({s['p25']:.1f}–{s['p75']:.1f}) | {ratio} | "
+                     f"{a['median']:.1f} ms |")
+    d = start["davit"]["running"]["median"]
+    ctr = start["ctr"]["running"]["median"]
+    n = start["davit"]["running"]["n"]
+    goal = (f"Goals: davit no slower than crun's CLI: {d / crun:.2f}x "
+            f"({'met' if d <= crun else 'not met'}); an order of magnitude ahead of `ctr run -d`: "
+            f"ctr takes {ctr / d:.1f}x davit's time ({'met' if ctr >= 10 * d else 'not met'}).")
+    detail = ["| start command | n | median | mean ± sd | min – max |", "|---|---|---|---|---|"]
+    for rt, label in START_ROWS:
+        s = start[rt]["running"]
+        detail.append(f"| {label} | {s['n']} | {s['median']:.2f} ms | {s['mean']:.2f} ± {s['sd']:.2f} ms | "
+                      f"{s['min']:.2f} – {s['max']:.2f} ms |")
+    return f"""## 2. Start latency
+
+From a start command to the app's process running: a busybox `sleep 1000` started by davit's
+daemon through its API, by crun and runc from the same bundle, and by containerd, podman and
+docker from the same rootfs imported as an image. **Running** means: the start command has
+exited with status 0 **and** a process named `sleep` is in the container's cgroup, that is, the
+container's init has exec'd the app's program. The clock starts just before the command is
+spawned and stops at the first instant both hold; the cgroup is polled every 0.2 ms once the
+command has returned. The CLIs return after their runtime's `start`, so for them the two
+instants almost coincide; `davit app start` returns as soon as the daemon has accepted the
+request (the last column), and the daemon then creates and starts the container through its
+launcher.
+
+{goal}
+
+{chr(10).join(lines)}
+
+{n} rounds, each starting all six once in a freshly shuffled order (`startlatency.py`), after a
+discarded warm-up round; ratio = ratio of medians to crun.
+
+How: every daemon (davit's, containerd, dockerd) runs for the whole loop, with its own state
+under `$DAVIT_CACHE/bench/sup`; davit's app file has `enabled = false` and
+`stop_signal = "SIGKILL"`. crun and runc each have their own `--root` and a `cgroupsPath` of
+their own; ctr gets `--cgroup`, podman and docker `--cgroup-parent`, so each container's
+cgroup is known in advance. podman and docker run with `--network none` (ctr and the OCI
+bundle have a network namespace without interfaces); podman uses its default runtime here,
+crun, with overlay storage; docker and ctr use containerd's `io.containerd.runc.v2` shim with
+runc. Seccomp: davit, crun and runc apply the bundle's profile (`davit spec`'s), podman and
+docker their default profiles, ctr none. Between two starts, untimed: davit's status must
+report `running` with the pid found in the cgroup; the container is then stopped and deleted
+(`davit app stop`, `delete --force`, `ctr tasks rm -f` + `containers rm`, `podman rm -f -t 0`,
+`docker rm -f`), and the loop waits until the cgroup is empty and every transient process of
+the run (shims, conmons, podman's cleanup) has exited. Before each start a shell writes its pid
+to a dummy cgroup, as in table 1's warm runs. All of it runs in the same private mount
+namespace as table 1 (crun needs the cgroup2 mount hidden); containerd, dockerd and podman run
+there unchanged.
+
+{chr(10).join(detail)}"""
+
+
+# ---- 3. management memory (memory.py) ----
+mem = [json.loads(line) for line in open(f"{work}/memory.jsonl") if line.strip()]
+
+
+def kb(n):
+    return f"{n / 1000:.2f} MB" if n >= 1000 else f"{n} kB"
+
+
+def memory_section():
+    by = {(m["kind"], m["apps"]): m for m in mem}
+    davit_rows = sorted((m for m in mem if m["kind"] == "davit"), key=lambda m: m["apps"])
+    peers = [m for m in mem if m["kind"] != "davit"]
+    ref_apps = int(env.get("BENCH_PEER_APPS", "10"))
+    d_ref = by.get(("davit", ref_apps))
+    names = {"davit": "davit: `davit supervise` + its launcher",
+             "podman": "podman: the conmons", "containerd": "containerd + its shims",
+             "docker": "dockerd + containerd + its shims"}
+    lines = ["| manager | apps | processes | threads | anonymous dirty (Pss_Anon) | Private_Dirty | Pss | "
+             "per app (Pss_Anon) |", "|---|---|---|---|---|---|---|---|"]
+    for m in davit_rows + peers:
+        t = m["total"]
+        if m["kind"] == "davit":
+            base = davit_rows[0]
+            per = ("" if m is base else
+                   f"+{(t['Pss_Anon'] - base['total']['Pss_Anon']) / (m['apps'] - base['apps']):.0f} kB "
+                   f"(vs {base['apps']} app{'s' if base['apps'] > 1 else ''})")
+        else:
+            own = [r for r in m["rows"] if r["role"] in ("conmon", "shim")]
+            per = f"{sum(r['Pss_Anon'] for r in own) / len(own):.0f} kB (one {own[0]['role']} each)"
+        name = names[m["kind"]] if m["kind"] != "davit" or m is davit_rows[0] else "davit"
+        lines.append(f"| {name} | {m['apps']} | {m['processes']} | {t['threads']} | {kb(t['Pss_Anon'])} | "
+                     f"{kb(t['Private_Dirty'])} | {kb(t['Pss'])} | {per} |")
+    goals = []
+    conmon = next((m for m in peers if m["kind"] == "podman"), None)
+    if d_ref and conmon:
+        d, c = d_ref["total"], conmon["total"]
+        r = d["Pss_Anon"] / c["Pss_Anon"]
+        goals.append(f"- davit's anonymous dirty memory at most 1/5 of the {conmon['apps']} conmons' "
+                     f"(Pss_Anon {kb(d['Pss_Anon'])} vs {kb(c['Pss_Anon'])}): **1/{1 / r:.1f}**, "
+                     f"{'met' if r <= 0.2 else 'not met'}; the moonshot 1/10: "
+                     f"{'met' if r <= 0.1 else 'not met'}. By Private_Dirty alone: "
+                     f"{kb(d['Private_Dirty'])} vs {kb(c['Private_Dirty'])}, 1/{c['Private_Dirty'] / d['Private_Dirty']:.1f} "
+                     f"(it leaves out the pages the launcher, a fork, still shares with the daemon).")
+        goals.append(f"  Measured earlier on this machine: 10 conmons 3.32 MB anonymous dirty, 4.78 MB PSS; "
+                     f"this run: {kb(c['Pss_Anon'])}, {kb(c['Pss'])} PSS.")
+    if len(davit_rows) >= 3:
+        a, b, c = davit_rows[0], davit_rows[1], davit_rows[-1]
+        s1 = (b["total"]["Pss_Anon"] - a["total"]["Pss_Anon"]) / (b["apps"] - a["apps"])
+        s2 = (c["total"]["Pss_Anon"] - b["total"]["Pss_Anon"]) / (c["apps"] - b["apps"])
+        const = abs(s2 - s1) <= max(0.25 * max(abs(s1), abs(s2)), 4)
+        goals.append(f"- Constant per added app: {s1:.1f} kB per app from {a['apps']} to {b['apps']} apps, "
+                     f"{s2:.1f} kB from {b['apps']} to {c['apps']} "
+                     f"({'met' if const else 'not met'}: the two slopes agree within 25% or 4 kB, a page).")
+    detail = ["| manager | apps | process | pid | threads | Pss_Anon | Private_Dirty | Pss | Rss |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for m in davit_rows + peers:
+        roles = {}
+        for r in m["rows"]:
+            roles.setdefault(r["role"], []).append(r)
+        for role, rs in roles.items():
+            if len(rs) == 1:
+                r = rs[0]
+                detail.append(f"| {m['label']} | {m['apps']} | {role} | {r['pid']} | {r['threads']} | "
+                              f"{r['Pss_Anon']} kB | {r['Private_Dirty']} kB | {r['Pss']} kB | {r['Rss']} kB |")
+            else:
+                f = {k: sum(r[k] for r in rs) for k in ("threads", "Pss_Anon", "Private_Dirty", "Pss", "Rss")}
+                detail.append(f"| {m['label']} | {m['apps']} | {len(rs)} x {role} (sum) | | {f['threads']} | "
+                              f"{f['Pss_Anon']} kB | {f['Private_Dirty']} kB | {f['Pss']} kB | {f['Rss']} kB |")
+    settle = env.get("BENCH_SETTLE", "2")
+    return f"""## 3. Management memory
+
+What it costs to keep idle apps (busybox `sleep 1000`) managed: the sum over the managing
+processes, never the containers' own, of `/proc/PID/smaps_rollup`'s **Pss_Anon** (anonymous
+memory, shared pages split among the processes that map them: with no swap, what the board
+can never reclaim), **Private_Dirty** and **Pss**, and the threads (`/proc/PID/status`).
+1 kB = 1024 bytes as the kernel counts, 1 MB = 1000 kB.
+
+Goals:
+
+{chr(10).join(goals)}
+
+{chr(10).join(lines)}
+
+Per app: for davit, the growth over the smallest run divided by the added apps; for the
+others, the mean of the process each container brings (a conmon, a shim).
+
+Which processes: **davit**, the `davit supervise` process (found by its command line, the
+only one whose parent is not another such process) and its launcher (its child with the same
+command line; the daemon's other children are the apps' inits, it is their subreaper);
+**podman**, the `conmon`s whose command line names this run's storage (podman has no daemon);
+**containerd**, `containerd` and the `containerd-shim-runc-v2`s of namespace `default`
+(`ctr run -d`); **docker**, `dockerd`, the containerd it runs on and the shims of namespace
+`moby`. Each manager is measured alone and freshly started (davit once per app count, with a
+new state directory; containerd started anew for ctr and again for docker). The sample is taken
+once every container has exec'd `sleep` (and davit's API shows every app `running`; bounded
+waits), after {settle} s more to settle. Apps and containers as in table 2 (davit's with
+`enabled = true`; `--network none`; podman with crun, the others with runc).
+
+{chr(10).join(detail)}"""
+
+
 # ---- verdict ----
 def verdict(data, method):
     out = []
@@ -292,6 +464,18 @@ def verdict(data, method):
         r = data[f"davit lifecycle {mode}"]["median"] / data[f"crun lifecycle {mode}"]["median"]
         out.append(f"{mode} {r:.2f}x ({'met' if r <= 1.0 else 'not met'})")
     return f"{method}: " + ", ".join(out)
+
+
+def peer_versions():
+    def word(cmd, i):  # the i-th word of a version line
+        w = sh(*cmd).split()
+        return w[i] if len(w) > i else "?"
+
+    v = [f"containerd and ctr {word(('containerd', '--version'), 2)}", sh("podman", "--version"),
+         f"conmon {word(('conmon', '--version'), 2)}",
+         "dockerd " + sh("dockerd", "--version").replace("Docker version ", ""),
+         "docker client (`/usr/bin/docker`) " + sh("/usr/bin/docker", "--version").replace("Docker version ", "")]
+    return "; ".join(x for x in v if x)
 
 
 # The benchmark itself keeps ~1 CPU busy; more than a quarter of the machine on top is "busy".
@@ -322,7 +506,7 @@ Measurement took {env['BENCH_ELAPSED']} s.
 {busy}
 **Binaries**: {sh(davit, '--version').splitlines()[0]} (sha256 `{sha256(davit)[:16]}…`, repo at
 `{git_rev}`{git_dirty}); {sh('crun', '--version').splitlines()[0]}; {sh('runc', '--version').splitlines()[0]};
-{sh('hyperfine', '--version')}. `RUST_BACKTRACE` unset (it costs davit ~1.2 ms per run).
+{sh('hyperfine', '--version')}; {peer_versions()}. `RUST_BACKTRACE` unset (it costs davit ~1.2 ms per run).
 
 ## 1. Lifecycle latency
 
@@ -387,13 +571,9 @@ Goal: davit <= 1.0x crun for `create; start; delete`.
 
 {detail_table(rr)}
 
-## 2. Not yet: needs the supervisor/update layer
+{start_section()}
 
-Nothing to measure until that layer exists; the table comes with it.
-
-## 3. Not yet: needs the supervisor/update layer
-
-Nothing to measure until that layer exists; the table comes with it.
+{memory_section()}
 
 ## 4. Binary size
 

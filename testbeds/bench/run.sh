@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The benchmark entry point: testbeds/bench/run.sh (as root, on Debian/Ubuntu).
-# Installs the peers (runc, crun) and tools from Debian, times the container lifecycle of davit,
-# crun and runc, measures binary sizes, and writes testbeds/bench/RESULTS.md + latency.svg.
-# Raw data (hyperfine JSON, round-robin samples, logs) goes to $DAVIT_CACHE/bench/.
+# Installs the peers (runc, crun, containerd, podman, docker.io) and tools from Debian, times the
+# container lifecycle of davit, crun and runc (table 1), the start latency of davit's daemon vs
+# the CLIs and engines (table 2), the memory of the processes that manage idle apps (table 3),
+# measures binary sizes, and writes testbeds/bench/RESULTS.md + latency.svg.
+# Raw data (hyperfine JSON, round-robin samples, memory samples, logs) goes to $DAVIT_CACHE/bench/.
 # Knobs: BENCH_RUNS (hyperfine runs per command, default 60), BENCH_WARMUP (5),
-# BENCH_ROUNDS (round-robin rounds, 60), BENCH_COLD_SLEEP (idle seconds before a cold run, 0.2).
+# BENCH_ROUNDS (round-robin rounds, 60), BENCH_COLD_SLEEP (idle seconds before a cold run, 0.2),
+# BENCH_START_ROUNDS (table 2 rounds, 30), BENCH_SETTLE (seconds before a memory sample, 2),
+# BENCH_MEM_APPS (davit's app counts in table 3, "1 10 50"), BENCH_PEER_APPS (the others', 10).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../env.sh"   # DAVIT_CACHE, DAVIT_BIN; unsets RUST_BACKTRACE (~1.2 ms per davit run)
@@ -12,11 +16,22 @@ started=$(date +%s)
 
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (containers, cgroups, mount namespaces)" >&2; exit 1; }
 
-davit_apt_install bench runc crun hyperfine gnuplot-nox jq python3 busybox-static util-linux file strace
+davit_apt_install bench runc crun hyperfine gnuplot-nox jq python3 busybox-static util-linux file strace \
+  containerd podman procps
+# docker.io (dockerd 20.10 and its client) without its recommends (apparmor, cgroupfs-mount,
+# needrestart...): the benchmark runs a private dockerd of its own. On a host with systemd the
+# package also enables and starts the system's dockerd, which the benchmark does not use.
+if ! dpkg-query -W -f='${Status}' docker.io 2>/dev/null | grep -q "install ok installed"; then
+  echo "bench: installing docker.io"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+fi
 [ -x "$DAVIT_BIN" ] || { echo "bench: $DAVIT_BIN not built: run testbeds/setup.sh" >&2; exit 1; }
 
 export BENCH_RUNS=${BENCH_RUNS:-60} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-60}
 export BENCH_COLD_SLEEP=${BENCH_COLD_SLEEP:-0.2}
+export BENCH_START_ROUNDS=${BENCH_START_ROUNDS:-30} BENCH_SETTLE=${BENCH_SETTLE:-2}
+export BENCH_MEM_APPS=${BENCH_MEM_APPS:-1 10 50} BENCH_PEER_APPS=${BENCH_PEER_APPS:-10}
 export BENCH_LOAD_START
 BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 export BENCH_DATE
@@ -65,6 +80,10 @@ echo "bench: lifecycle latency (hyperfine + round-robin); load $BENCH_LOAD_START
 sampler=$!
 trap 'kill $sampler 2>/dev/null || true' EXIT
 unshare --mount --propagation private "$here/lifecycle.sh" 2>&1 | tee "$work/lifecycle.log"
+# Tables 2 and 3 in a namespace of the same kind: crun needs it, and davit's daemon, containerd,
+# dockerd and podman all run unchanged in it (their mounts die with it).
+echo "bench: start latency and management memory (davit supervise, containerd, podman, docker)"
+unshare --mount --propagation private "$here/supervisor.sh" 2>&1 | tee "$work/supervisor.log"
 kill $sampler 2>/dev/null || true
 
 export BENCH_LOAD_END

@@ -51,7 +51,7 @@ fn a_restarted_daemon_adopts_its_apps_and_loses_no_log_line() {
     let mut d = Daemon::new();
     d.add_app(
         "talker",
-        "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done",
+        "trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done",
         "",
     );
     // Waits for the host's go, then exits 3; started again, it stays up.
@@ -125,4 +125,79 @@ fn a_restarted_daemon_adopts_its_apps_and_loses_no_log_line() {
         missing.is_empty(),
         "talker.log lost lines {missing:?} of 1..={n} (kill -9 after line ~{at_kill})"
     );
+}
+
+#[test]
+fn a_container_no_app_file_names_is_stopped_and_deleted() {
+    let mut d = Daemon::new();
+    let marker = unique("stray");
+    d.add_app("kept", "exec sleep 1000", "");
+    d.add_app(
+        "gone",
+        &format!("while true; do sleep 0.1; done # {marker}"),
+        "",
+    );
+    d.start();
+    let kept = num(&d.wait_state("kept", "running", 30), "pid") as i32;
+    let gone = num(&d.wait_state("gone", "running", 30), "pid") as i32;
+
+    d.kill9();
+    fs::remove_file(d.config_dir.join("gone.toml")).unwrap();
+    d.start();
+    assert!(
+        exits_within(gone, 20),
+        "app.gone's init ({gone}) still runs, though no app file names it"
+    );
+    wait_until(10, "app.gone's container to be deleted", || {
+        d.containers() == vec!["app.kept".to_owned()]
+    });
+    let left = cgroup_dirs(d.bundle_of("gone"));
+    assert!(left.is_empty(), "gone's cgroups left: {left:?}");
+    assert_eq!(crate::common::processes_with(&marker), Vec::<i32>::new());
+    let names: Vec<String> = d
+        .list()
+        .iter()
+        .map(|a| text(a, "name").to_owned())
+        .collect();
+    assert_eq!(names, vec!["kept".to_owned()]);
+    let k = d.wait_state("kept", "running", 10);
+    assert_eq!(num(&k, "pid") as i32, kept, "kept was not adopted: {k}");
+}
+
+#[test]
+fn a_user_s_stop_of_an_unless_stopped_app_outlives_the_daemon() {
+    // As in docker: `unless-stopped` stays down after a user's stop, across daemon restarts
+    // (with `always` or `no`, an enabled app starts again at the next boot).
+    let mut d = Daemon::new();
+    d.add_app(
+        "held",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+        "restart = \"unless-stopped\"\n",
+    );
+    d.start();
+    let pid = num(&d.wait_state("held", "running", 30), "pid") as i32;
+    d.app_ok(&["stop", "held"]);
+    d.wait_state("held", "stopped", 20);
+    assert!(exits_within(pid, 10));
+
+    // Killed and started again.
+    d.kill9();
+    d.start();
+    let s = d.status("held");
+    assert_eq!(s["state"], "stopped", "a user's stop was forgotten: {s}");
+    assert_eq!(s["enabled"], true, "{s}");
+    assert!(d.containers().is_empty(), "{:?}", d.containers());
+    // Stopped cleanly and started again.
+    assert!(d.terminate(30).success(), "{}", d.log_tail());
+    d.start();
+    let s = d.status("held");
+    assert_eq!(s["state"], "stopped", "a user's stop was forgotten: {s}");
+    assert!(d.containers().is_empty(), "{:?}", d.containers());
+
+    // A user's start forgets the stop: the next boot starts it.
+    d.app_ok(&["start", "held"]);
+    d.wait_state("held", "running", 20);
+    d.kill9();
+    d.start();
+    d.wait_state("held", "running", 20);
 }

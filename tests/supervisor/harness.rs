@@ -93,7 +93,7 @@ const SHIPPED_POLICY: &str = include_str!("../../supervisor/dist/org.davit.Super
 /// policy file davit ships for its name. Killed on drop.
 pub struct Bus {
     child: Child,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     /// `unix:path=...`, for `--bus`, `busctl --address` and `dbus-send --bus`.
     pub address: String,
 }
@@ -154,7 +154,7 @@ impl Bus {
         let mut bus = Bus {
             child,
             address: format!("unix:path={}", socket.display()),
-            dir,
+            _dir: dir,
         };
         // It prints its address once it listens.
         let deadline = Instant::now() + Duration::from_secs(BUS_START_SECS);
@@ -171,7 +171,6 @@ impl Bus {
         }
         // Connectable by nobody, whatever dbus-daemon's umask made of it.
         fs::set_permissions(&socket, fs::Permissions::from_mode(0o777)).unwrap();
-        let _ = &bus.dir;
         bus
     }
 }
@@ -422,7 +421,8 @@ impl Daemon {
                 self.child = None;
                 panic!("davit supervise exited ({st}):\n{}", self.log_tail());
             }
-            let listed = self.app(&["list"]).status.success();
+            let probe = output_within(self.client(&["list"]), 5, "davit app list (start)");
+            let listed = probe.status.success();
             let named = self.bus.is_none() || self.name_owned();
             if listed && named {
                 return;

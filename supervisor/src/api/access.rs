@@ -39,7 +39,11 @@ impl Access {
                     group: Some(Group {
                         name: f[0].to_owned(),
                         gid,
-                        members: f[3].split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect(),
+                        members: f[3]
+                            .split(',')
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
                     }),
                 });
             }
@@ -60,14 +64,20 @@ impl Access {
                     .await?
                     .get_connection_credentials(sender.clone().into())
                     .await?;
-                (creds.unix_user_id(), creds.unix_group_ids().cloned().unwrap_or_default())
+                (
+                    creds.unix_user_id(),
+                    creds.unix_group_ids().cloned().unwrap_or_default(),
+                )
             }
             None => {
                 let creds = conn
                     .peer_creds()
                     .await
                     .map_err(|e| fdo::Error::Failed(format!("the caller's credentials: {e}")))?;
-                (creds.unix_user_id(), creds.unix_group_ids().cloned().unwrap_or_default())
+                (
+                    creds.unix_user_id(),
+                    creds.unix_group_ids().cloned().unwrap_or_default(),
+                )
             }
         };
         let Some(uid) = uid else {
@@ -85,8 +95,13 @@ impl Access {
             }
         }
         Err(fdo::Error::AccessDenied(match &self.group {
-            Some(g) => format!("{what}: only root and members of group {} may change apps (caller uid {uid})", g.name),
-            None => format!("{what}: only root may change apps (caller uid {uid}; the daemon's --group admits others)"),
+            Some(g) => format!(
+                "{what}: only root and members of group {} may change apps (caller uid {uid})",
+                g.name
+            ),
+            None => format!(
+                "{what}: only root may change apps (caller uid {uid}; the daemon's --group admits others)"
+            ),
         }))
     }
 }

@@ -70,13 +70,20 @@ impl Client {
         match target {
             Target::Socket(path) => Self::socket(path).await,
             Target::Bus(addr) => {
-                let conn = async { zbus::connection::Builder::address(addr.as_str())?.build().await }
-                    .await
-                    .map_err(|e| ClientError::Unreachable {
-                        where_: addr.clone(),
-                        reason: e.to_string(),
-                    })?;
-                Ok(Client { conn, dest: Some(SERVICE) })
+                let conn = async {
+                    zbus::connection::Builder::address(addr.as_str())?
+                        .build()
+                        .await
+                }
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    where_: addr.clone(),
+                    reason: e.to_string(),
+                })?;
+                Ok(Client {
+                    conn,
+                    dest: Some(SERVICE),
+                })
             }
             Target::Default => {
                 if let Ok(conn) = Connection::system().await {
@@ -84,12 +91,16 @@ impl Client {
                         .await
                         .ok()
                         .map(|p| async move {
-                            p.name_has_owner(SERVICE.try_into().expect("a valid bus name")).await
+                            p.name_has_owner(SERVICE.try_into().expect("a valid bus name"))
+                                .await
                         });
                     if let Some(owned) = owned
                         && owned.await.unwrap_or(false)
                     {
-                        return Ok(Client { conn, dest: Some(SERVICE) });
+                        return Ok(Client {
+                            conn,
+                            dest: Some(SERVICE),
+                        });
                     }
                 }
                 Self::socket(std::path::Path::new(DEFAULT_SOCKET)).await
@@ -113,7 +124,13 @@ impl Client {
         Ok(Client { conn, dest: None })
     }
 
-    async fn call<B, R>(&self, path: &str, iface: &str, method: &str, body: &B) -> Result<R, ClientError>
+    async fn call<B, R>(
+        &self,
+        path: &str,
+        iface: &str,
+        method: &str,
+        body: &B,
+    ) -> Result<R, ClientError>
     where
         B: serde::Serialize + zbus::zvariant::DynamicType,
         R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
@@ -129,25 +146,32 @@ impl Client {
         let rows: Vec<Summary> = self.call(MANAGER_PATH, MANAGER_IFACE, "List", &()).await?;
         Ok(rows
             .into_iter()
-            .map(|(name, state, health, pid, restarts, last_exit, reason)| AppInfo {
-                name,
-                state,
-                health,
-                pid,
-                restarts,
-                last_exit,
-                reason,
-                enabled: None,
-                memory: None,
-                status_text: None,
-            })
+            .map(
+                |(name, state, health, pid, restarts, last_exit, reason)| AppInfo {
+                    name,
+                    state,
+                    health,
+                    pid,
+                    restarts,
+                    last_exit,
+                    reason,
+                    enabled: None,
+                    memory: None,
+                    status_text: None,
+                },
+            )
             .collect())
     }
 
     pub async fn status(&self, name: &str) -> Result<AppInfo, ClientError> {
         let path = self.app(name).await?;
         let props: HashMap<String, OwnedValue> = self
-            .call(&path, "org.freedesktop.DBus.Properties", "GetAll", &(APP_IFACE,))
+            .call(
+                &path,
+                "org.freedesktop.DBus.Properties",
+                "GetAll",
+                &(APP_IFACE,),
+            )
             .await?;
         let s = |k: &str| {
             props
@@ -155,7 +179,12 @@ impl Client {
                 .and_then(|v| String::try_from(v.try_clone().ok()?).ok())
                 .unwrap_or_default()
         };
-        let u = |k: &str| props.get(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+        let u = |k: &str| {
+            props
+                .get(k)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(0)
+        };
         Ok(AppInfo {
             name: s("Name"),
             state: s("State"),
@@ -177,7 +206,9 @@ impl Client {
         if !known {
             return Err(ClientError::Refused {
                 name: "org.freedesktop.DBus.Error.UnknownObject".into(),
-                message: format!("no app {name} (there is no {name}.toml in the daemon's config directory, or it has not been reloaded)"),
+                message: format!(
+                    "no app {name} (there is no {name}.toml in the daemon's config directory, or it has not been reloaded)"
+                ),
             });
         }
         Ok(app_path(name))
@@ -191,12 +222,18 @@ impl Client {
 
     pub async fn kill(&self, name: &str, signal: &str) -> Result<(), ClientError> {
         let path = self.app(name).await?;
-        self.call::<_, ()>(&path, APP_IFACE, "Kill", &(signal,)).await
+        self.call::<_, ()>(&path, APP_IFACE, "Kill", &(signal,))
+            .await
     }
 
     pub async fn reload(&self, name: Option<&str>) -> Result<(), ClientError> {
-        self.call::<_, ()>(MANAGER_PATH, MANAGER_IFACE, "Reload", &(name.unwrap_or(""),))
-            .await
+        self.call::<_, ()>(
+            MANAGER_PATH,
+            MANAGER_IFACE,
+            "Reload",
+            &(name.unwrap_or(""),),
+        )
+        .await
     }
 
     pub async fn logs(&self, name: &str, tail: u32) -> Result<String, ClientError> {

@@ -165,7 +165,12 @@ async fn peer(
     Ok(conn)
 }
 
-async fn add(conn: &Connection, sup: &Arc<Supervisor>, access: &Arc<Access>, name: &str) -> zbus::Result<()> {
+async fn add(
+    conn: &Connection,
+    sup: &Arc<Supervisor>,
+    access: &Arc<Access>,
+    name: &str,
+) -> zbus::Result<()> {
     conn.object_server()
         .at(
             app_path(name),
@@ -248,7 +253,8 @@ impl Manager {
         self.access.check(conn, &hdr, "Reload").await?;
         let only = (!name.is_empty()).then_some(name);
         if let Some(n) = only {
-            crate::app::check_name(n).map_err(|e| fdo::Error::InvalidArgs(format!("app name {n:?} {e}")))?;
+            crate::app::check_name(n)
+                .map_err(|e| fdo::Error::InvalidArgs(format!("app name {n:?} {e}")))?;
         }
         self.sup.reload(only, false).await;
         Ok(())
@@ -285,16 +291,31 @@ impl AppObject {
 
 #[interface(name = "org.davit.Supervisor1.App")]
 impl AppObject {
-    async fn start(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
-        self.command(conn, &hdr, "Start", crate::daemon::Command::Start).await
+    async fn start(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Start", crate::daemon::Command::Start)
+            .await
     }
 
-    async fn stop(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
-        self.command(conn, &hdr, "Stop", crate::daemon::Command::Stop).await
+    async fn stop(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Stop", crate::daemon::Command::Stop)
+            .await
     }
 
-    async fn restart(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
-        self.command(conn, &hdr, "Restart", crate::daemon::Command::Restart).await
+    async fn restart(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Restart", crate::daemon::Command::Restart)
+            .await
     }
 
     async fn kill(
@@ -306,34 +327,62 @@ impl AppObject {
         self.access.check(conn, &hdr, "Kill").await?;
         let sig = crate::app::Signal::parse(signal)
             .and_then(|s| nix::sys::signal::Signal::try_from(s.number()).ok())
-            .ok_or_else(|| fdo::Error::InvalidArgs(format!("{signal:?} is not a signal (use a name such as SIGTERM, or a number)")))?;
+            .ok_or_else(|| {
+                fdo::Error::InvalidArgs(format!(
+                    "{signal:?} is not a signal (use a name such as SIGTERM, or a number)"
+                ))
+            })?;
         self.sup
             .ask(&self.name, |r| crate::daemon::Command::Kill(sig, r))
             .await
             .map_err(fdo::Error::Failed)
     }
 
-    async fn freeze(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
-        self.command(conn, &hdr, "Freeze", crate::daemon::Command::Freeze).await
+    async fn freeze(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Freeze", crate::daemon::Command::Freeze)
+            .await
     }
 
-    async fn thaw(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
-        self.command(conn, &hdr, "Thaw", crate::daemon::Command::Thaw).await
+    async fn thaw(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Thaw", crate::daemon::Command::Thaw)
+            .await
     }
 
-    async fn enable(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
-        self.access.check(conn, &hdr, "Enable").await?;
-        self.sup.set_enabled(&self.name, true).map_err(fdo::Error::Failed)
+    async fn enable(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Enable", |r| {
+            crate::daemon::Command::SetEnabled(true, r)
+        })
+        .await
     }
 
-    async fn disable(&self, #[zbus(header)] hdr: Header<'_>, #[zbus(connection)] conn: &Connection) -> fdo::Result<()> {
-        self.access.check(conn, &hdr, "Disable").await?;
-        self.sup.set_enabled(&self.name, false).map_err(fdo::Error::Failed)
+    async fn disable(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.command(conn, &hdr, "Disable", |r| {
+            crate::daemon::Command::SetEnabled(false, r)
+        })
+        .await
     }
 
     /// The last `tail` lines of the app's log (0: all that is kept).
     async fn logs(&self, tail: u32) -> fdo::Result<String> {
-        self.sup.logs(&self.name, tail as usize).map_err(fdo::Error::Failed)
+        self.sup
+            .logs(&self.name, tail as usize)
+            .map_err(fdo::Error::Failed)
     }
 
     #[zbus(property)]
@@ -411,7 +460,9 @@ impl PeerBus {
         if name == SERVICE {
             Ok(":1.0".into())
         } else {
-            Err(fdo::Error::NameHasNoOwner(format!("{name}: this socket serves {SERVICE} only")))
+            Err(fdo::Error::NameHasNoOwner(format!(
+                "{name}: this socket serves {SERVICE} only"
+            )))
         }
     }
 

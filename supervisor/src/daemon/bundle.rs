@@ -115,3 +115,74 @@ fn apply(app: &App, spec: &mut Value, notify_dir: Option<&Path>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_file_settings_land_in_the_generated_config() {
+        let d = tempfile::tempdir().unwrap();
+        let bundle = d.path().join("b");
+        std::fs::create_dir(&bundle).unwrap();
+        std::fs::write(
+            bundle.join("config.json"),
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["sh"],"env":["PATH=/bin","MODE=old"]},"linux":{}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("web.toml"),
+            format!(
+                "bundle = {:?}\nenvironment = {{ MODE = \"new\" }}\nmem_limit = \"64m\"\npids_limit = 20\ncpus = 0.5\nnotify = true\nwatchdog = \"2s\"\n",
+                bundle.display().to_string()
+            ),
+        )
+        .unwrap();
+        let app = crate::app::load_file(&d.path().join("web.toml")).unwrap();
+        let out = d.path().join("gen");
+        write(&app, &out, Some(Path::new("/state/notify/web"))).unwrap();
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+        assert_eq!(v["root"]["path"], json!(bundle.join("rootfs")));
+        let env: Vec<&str> = v["process"]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        assert!(
+            env.contains(&"MODE=new") && !env.contains(&"MODE=old"),
+            "{env:?}"
+        );
+        assert!(
+            env.contains(&"NOTIFY_SOCKET=/run/notify/notify.sock"),
+            "{env:?}"
+        );
+        assert!(env.contains(&"WATCHDOG_USEC=2000000"), "{env:?}");
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], json!(64 << 20));
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], json!(20));
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], json!(50_000));
+        assert_eq!(v["mounts"][0]["destination"], json!("/run/notify"));
+        assert_eq!(v["mounts"][0]["source"], json!("/state/notify/web"));
+        // The bundle itself is untouched.
+        assert!(
+            !std::fs::read_to_string(bundle.join("config.json"))
+                .unwrap()
+                .contains("NOTIFY")
+        );
+    }
+
+    #[test]
+    fn a_bundle_without_config_is_an_error_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("x.toml"), "bundle = \"nowhere\"\n").unwrap();
+        let app = crate::app::load_file(&d.path().join("x.toml")).unwrap();
+        let e = write(&app, &d.path().join("gen"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nowhere/config.json") && e.contains("cannot read"),
+            "{e}"
+        );
+    }
+}

@@ -29,9 +29,11 @@ pub enum Command {
     Freeze(Reply),
     Thaw(Reply),
     /// The app's file again: the app, or why it cannot run.
-    Reload(Result<App, String>),
+    Reload(Box<Result<App, String>>),
     /// Stop for good (daemon shutdown, app file removed).
     Shutdown(Reply),
+    /// Start at boot or not, from now on (over the file's `enabled`).
+    SetEnabled(bool, Reply),
 }
 
 enum Next {
@@ -162,6 +164,9 @@ impl AppTask {
             let Some(cmd) = rx.recv().await else {
                 return Next::Exit;
             };
+            let Some(cmd) = self.absorb(cmd) else {
+                continue;
+            };
             match cmd {
                 Command::Start(reply) | Command::Restart(reply) => {
                     if let Err(reason) = &self.app {
@@ -184,19 +189,40 @@ impl AppTask {
                 Command::Kill(_, reply) | Command::Freeze(reply) | Command::Thaw(reply) => {
                     let _ = reply.send(Err(format!("{} is not running", self.name)));
                 }
-                Command::Reload(app) => self.take_file(app),
+                Command::Reload(app) => {
+                    if self.take_file(*app) && self.status.lock().unwrap().enabled {
+                        return Next::Run;
+                    }
+                }
+                Command::SetEnabled(..) => {}
             }
         }
     }
 
-    fn take_file(&mut self, app: Result<App, String>) {
+    /// Handles what every state handles alike; hands back the rest.
+    fn absorb(&mut self, cmd: Command) -> Option<Command> {
+        match cmd {
+            Command::SetEnabled(enabled, reply) => {
+                self.record.enabled = Some(enabled);
+                self.save();
+                self.publish(|s| s.enabled = enabled);
+                let _ = reply.send(Ok(()));
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Takes the app's file as reloaded; true when it was bad (or its dependencies were) and
+    /// now is good: such an app starts as a new one would.
+    fn take_file(&mut self, app: Result<App, String>) -> bool {
+        let was_bad = self.app.is_err();
         match &app {
             Ok(a) => {
                 *self.logs.lock().unwrap() = a.logs;
                 let enabled = self.record.enabled.unwrap_or(a.enabled);
                 self.publish(|s| s.enabled = enabled);
-                if self.status.lock().unwrap().state == State::Failed {
-                    // A fixed file clears a failure that was about the file.
+                if was_bad {
                     self.set_state(State::Stopped);
                     self.phase.send_replace(Phase::Down);
                 }
@@ -204,6 +230,7 @@ impl AppTask {
             Err(reason) => self.fail(reason.clone()),
         }
         self.app = app;
+        was_bad && self.app.is_ok()
     }
 
     /// A user's start: a crash loop is forgiven, a user's stop forgotten.
@@ -216,7 +243,11 @@ impl AppTask {
         }
     }
 
-    async fn backoff(&mut self, rx: &mut mpsc::UnboundedReceiver<Command>, delay: Duration) -> Next {
+    async fn backoff(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        delay: Duration,
+    ) -> Next {
         self.set_state(State::Restarting);
         let until = tokio::time::Instant::now() + delay;
         loop {
@@ -227,14 +258,16 @@ impl AppTask {
                     self.save();
                     return Next::Run;
                 }
-                cmd = rx.recv() => match cmd {
+                cmd = rx.recv() => match cmd.map(|c| self.absorb(c)) {
                     None => return Next::Exit,
-                    Some(Command::Start(reply)) | Some(Command::Restart(reply)) => {
+                    Some(None) | Some(Some(Command::SetEnabled(..))) => {}
+                    Some(Some(cmd)) => match cmd {
+                    Command::Start(reply) | Command::Restart(reply) => {
                         self.user_started();
                         let _ = reply.send(Ok(()));
                         return Next::Run;
                     }
-                    Some(Command::Stop(reply)) => {
+                    Command::Stop(reply) => {
                         self.record.stopped_by_user = true;
                         self.save();
                         self.set_state(State::Stopped);
@@ -242,19 +275,21 @@ impl AppTask {
                         let _ = reply.send(Ok(()));
                         return Next::Idle;
                     }
-                    Some(Command::Shutdown(reply)) => {
+                    Command::Shutdown(reply) => {
                         self.set_state(State::Stopped);
                         let _ = reply.send(Ok(()));
                         return Next::Exit;
                     }
-                    Some(Command::Kill(_, reply)) | Some(Command::Freeze(reply)) | Some(Command::Thaw(reply)) => {
+                    Command::Kill(_, reply) | Command::Freeze(reply) | Command::Thaw(reply) => {
                         let _ = reply.send(Err(format!("{} is not running (waiting to restart)", self.name)));
                     }
-                    Some(Command::Reload(app)) => {
-                        self.take_file(app);
+                    Command::Reload(app) => {
+                        self.take_file(*app);
                         if self.app.is_err() {
                             return Next::Idle;
                         }
+                    }
+                    Command::SetEnabled(..) => {}
                     }
                 }
             }
@@ -275,7 +310,11 @@ impl AppTask {
         if let (Some((pid, paused)), true, true) = (live, start, self.app.is_ok()) {
             match pid.open_pidfd() {
                 Ok(Some(fd)) => {
-                    tracing::info!("{}: adopted its running container (pid {})", self.name, pid.pid);
+                    tracing::info!(
+                        "{}: adopted its running container (pid {})",
+                        self.name,
+                        pid.pid
+                    );
                     return Some(Next::Adopt(pid, fd, paused));
                 }
                 Ok(None) => {}
@@ -359,7 +398,11 @@ impl AppTask {
                 State::Starting
             };
             s.reason.clear();
-            s.health = if app.healthcheck.is_some() { "starting" } else { "" };
+            s.health = if app.healthcheck.is_some() {
+                "starting"
+            } else {
+                ""
+            };
             s.since = now_us();
         });
         self.phase.send_replace(Phase::Running { ready, healthy });
@@ -378,10 +421,17 @@ impl AppTask {
         let mut ready_deadline = if ready { far } else { now + app.start_timeout };
         let mut watchdog_deadline = app.watchdog.map_or(far, |w| now + w);
         let hc = app.healthcheck.clone();
-        let mut next_health = hc.as_ref().map_or(far, |h| now + h.interval.min(h.start_period.max(Duration::from_millis(500))));
-        let health_grace_until = Instant::now() + hc.as_ref().map_or(Duration::ZERO, |h| h.start_period);
+        let mut next_health = hc.as_ref().map_or(far, |h| {
+            now + h
+                .interval
+                .min(h.start_period.max(Duration::from_millis(500)))
+        });
+        let health_grace_until =
+            Instant::now() + hc.as_ref().map_or(Duration::ZERO, |h| h.start_period);
         let mut health_failures = 0u32;
-        let mut health_run: Option<std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>> = None;
+        let mut health_run: Option<
+            std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
+        > = None;
         let mut frozen_at: Option<tokio::time::Instant> = frozen.then(tokio::time::Instant::now);
         let mut buf = vec![0u8; 4096];
 
@@ -400,7 +450,9 @@ impl AppTask {
                         self.stop_container(&app, &exit, frozen).await;
                         return Next::Exit;
                     };
+                    let Some(cmd) = self.absorb(cmd) else { continue };
                     match cmd {
+                        Command::SetEnabled(..) => {}
                         Command::Start(reply) => { let _ = reply.send(Ok(())); }
                         Command::Stop(reply) => {
                             let end = self.stop_container(&app, &exit, frozen).await;
@@ -462,8 +514,9 @@ impl AppTask {
                             }
                         }
                         Command::Reload(new) => {
-                            if new.as_ref().ok() == Some(&app) {
-                                self.take_file(new);
+                            let new = *new;
+                            if new.as_ref().is_ok_and(|n| same_run(n, &app)) {
+                                    self.take_file(new);
                                 continue;
                             }
                             tracing::info!("{}: app file changed: restarting it", self.name);
@@ -583,12 +636,17 @@ impl AppTask {
                         self.fail(format!("dependency {} failed", dep.name));
                         return Some(Next::Idle);
                     }
-                    (Condition::ServiceStarted, Phase::Running { .. } | Phase::Completed(_)) => true,
+                    (Condition::ServiceStarted, Phase::Running { .. } | Phase::Completed(_)) => {
+                        true
+                    }
                     (Condition::ServiceHealthy, Phase::Running { healthy, .. }) => healthy,
                     (Condition::Ready, Phase::Running { ready, .. }) => ready,
                     (Condition::ServiceCompletedSuccessfully, Phase::Completed(true)) => true,
                     (Condition::ServiceCompletedSuccessfully, Phase::Completed(false)) => {
-                        self.fail(format!("dependency {} did not complete successfully", dep.name));
+                        self.fail(format!(
+                            "dependency {} did not complete successfully",
+                            dep.name
+                        ));
                         return Some(Next::Idle);
                     }
                     _ => false,
@@ -607,32 +665,37 @@ impl AppTask {
                             break;
                         }
                     }
-                    cmd = rx.recv() => match cmd {
+                    cmd = rx.recv() => match cmd.map(|c| self.absorb(c)) {
                         None => return Some(Next::Exit),
-                        Some(Command::Stop(reply)) => {
+                        Some(None) | Some(Some(Command::SetEnabled(..))) => {}
+                        Some(Some(cmd)) => match cmd {
+                        Command::Stop(reply) => {
                             self.record.stopped_by_user = true;
                             self.save();
                             self.set_state(State::Stopped);
                             let _ = reply.send(Ok(()));
                             return Some(Next::Idle);
                         }
-                        Some(Command::Shutdown(reply)) => {
+                        Command::Shutdown(reply) => {
                             self.set_state(State::Stopped);
                             let _ = reply.send(Ok(()));
                             return Some(Next::Exit);
                         }
-                        Some(Command::Start(reply)) | Some(Command::Restart(reply)) => {
+                        Command::Start(reply) | Command::Restart(reply) => {
                             let _ = reply.send(Ok(()));
                         }
-                        Some(Command::Kill(_, reply)) | Some(Command::Freeze(reply)) | Some(Command::Thaw(reply)) => {
+                        Command::Kill(_, reply) | Command::Freeze(reply) | Command::Thaw(reply) => {
                             let _ = reply.send(Err(format!("{} is waiting for {}", self.name, dep.name)));
                         }
-                        Some(Command::Reload(new)) => {
-                            let same = new.as_ref().ok() == Some(app);
+                        Command::Reload(new) => {
+                            let new = *new;
+                            let same = new.as_ref().is_ok_and(|n| same_run(n, app));
                             self.take_file(new);
                             if !same {
                                 return Some(if self.app.is_ok() { Next::Run } else { Next::Idle });
                             }
+                        }
+                        Command::SetEnabled(..) => {}
                         }
                     }
                 }
@@ -648,7 +711,8 @@ impl AppTask {
         notify_dir: &std::path::Path,
     ) -> Result<(ProcessId, OwnedFd), String> {
         let bundle_dir = self.sup.opts.state_dir.join("bundles").join(&self.name);
-        bundle::write(app, &bundle_dir, app.notify.then_some(notify_dir)).map_err(|e| e.to_string())?;
+        bundle::write(app, &bundle_dir, app.notify.then_some(notify_dir))
+            .map_err(|e| e.to_string())?;
         // A container left from an earlier run (a daemon killed mid-stop) would block the id.
         let _ = self.sup.rt.delete(&self.id, true);
         let root = self.sup.opts.root.display().to_string();
@@ -675,7 +739,12 @@ impl AppTask {
             .await
             .map_err(|e| format!("create: {e}"))?;
         let pid = match (&created.report, created.success()) {
-            (Some(runtime::forking::Report::Ok { process: Some(p), .. }), true) => *p,
+            (
+                Some(runtime::forking::Report::Ok {
+                    process: Some(p), ..
+                }),
+                true,
+            ) => *p,
             _ => {
                 let _ = self.sup.rt.delete(&self.id, true);
                 return Err(format!("create: {}", created.failure()));
@@ -722,9 +791,19 @@ impl AppTask {
         }
         let sig = nix::sys::signal::Signal::try_from(app.stop_signal.number())
             .unwrap_or(nix::sys::signal::Signal::SIGTERM);
-        let _ = self.sup.rt.kill(&self.id, runtime::Signal::from(sig), false);
-        if tokio::time::timeout(app.stop_grace_period, exit.readable()).await.is_err() {
-            tracing::info!("{}: still running after {:?}: SIGKILL", self.name, app.stop_grace_period);
+        let _ = self
+            .sup
+            .rt
+            .kill(&self.id, runtime::Signal::from(sig), false);
+        if tokio::time::timeout(app.stop_grace_period, exit.readable())
+            .await
+            .is_err()
+        {
+            tracing::info!(
+                "{}: still running after {:?}: SIGKILL",
+                self.name,
+                app.stop_grace_period
+            );
             self.kill_now(exit).await;
         }
         reap(exit)
@@ -793,6 +872,14 @@ impl AppTask {
         }
         Next::Idle
     }
+}
+
+/// Whether a reloaded file asks for the same run: `enabled` only matters at the next boot.
+fn same_run(a: &App, b: &App) -> bool {
+    App {
+        enabled: a.enabled,
+        ..b.clone()
+    } == *a
 }
 
 fn describe(end: &End) -> String {
@@ -874,4 +961,28 @@ async fn run_healthcheck(
         })
         .await;
     matches!(r, Ok(resp) if resp.outcome == Outcome::Exited(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_stops_at_its_cap() {
+        let (i, m) = (Duration::from_millis(100), Duration::from_secs(1));
+        for (streak, want) in [
+            (0u32, 100u64),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1000),
+            (40, 1000),
+        ] {
+            let d = backoff_delay(i, m, streak).as_millis() as u64;
+            assert!(
+                d >= want * 9 / 10 && d <= want * 11 / 10,
+                "streak {streak}: {d} ms"
+            );
+        }
+    }
 }

@@ -179,8 +179,16 @@ fn copy_round(dir: &Path, app: &str, pos: &mut [u64; 2], logs: Logs) -> std::io:
     Ok(more)
 }
 
-fn write_lines(dir: &Path, app: &str, stream: &str, bytes: &[u8], logs: Logs) -> std::io::Result<()> {
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+fn write_lines(
+    dir: &Path,
+    app: &str,
+    stream: &str,
+    bytes: &[u8],
+    logs: Logs,
+) -> std::io::Result<()> {
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
     let mut out = Vec::with_capacity(bytes.len() + 64);
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         for piece in line.chunks(MAX_LINE) {
@@ -273,10 +281,109 @@ pub fn tail(dir: &Path, app: &str, files: u32, n: usize) -> std::io::Result<Stri
         }
     }
     let all: Vec<&str> = chunks.iter().rev().flat_map(|c| c.lines()).collect();
-    let skip = if n > 0 { all.len().saturating_sub(n) } else { 0 };
+    let skip = if n > 0 {
+        all.len().saturating_sub(n)
+    } else {
+        0
+    };
     let mut out = all[skip..].join("\n");
     if !out.is_empty() {
         out.push('\n');
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_size: u64, files: u32) -> Logs {
+        Logs { max_size, files }
+    }
+
+    #[test]
+    fn complete_lines_are_copied_with_time_and_stream_and_the_rest_waits() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(raw_path(d.path(), "a", "stdout"), "one\ntwo\npart").unwrap();
+        std::fs::write(raw_path(d.path(), "a", "stderr"), "oops\n").unwrap();
+        let mut pos = [0, 0];
+        copy_round(d.path(), "a", &mut pos, limits(1 << 20, 2)).unwrap();
+        assert_eq!(pos, [8, 5]);
+        let log = std::fs::read_to_string(log_path(d.path(), "a")).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        for (line, want) in lines
+            .iter()
+            .zip(["stdout one", "stdout two", "stderr oops"])
+        {
+            let (stamp, rest) = line.split_once(' ').unwrap();
+            assert!(stamp.ends_with('Z') && stamp.contains('T'), "{line}");
+            assert_eq!(rest, want);
+        }
+        // The rest of the line arrives; the offsets survive a new pump (a daemon restart).
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(raw_path(d.path(), "a", "stdout"))
+            .unwrap();
+        f.write_all(b"ial\n").unwrap();
+        let mut pos = load_pos(d.path(), "a");
+        copy_round(d.path(), "a", &mut pos, limits(1 << 20, 2)).unwrap();
+        let log = std::fs::read_to_string(log_path(d.path(), "a")).unwrap();
+        assert!(
+            log.lines().last().unwrap().ends_with("stdout partial"),
+            "{log}"
+        );
+        assert_eq!(log.lines().count(), 4);
+    }
+
+    #[test]
+    fn logs_rotate_and_keep_the_newest_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let mut pos = [0, 0];
+        let raw = raw_path(d.path(), "a", "stdout");
+        for i in 0..50 {
+            let mut f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&raw)
+                .unwrap();
+            writeln!(f, "line {i}").unwrap();
+            copy_round(d.path(), "a", &mut pos, limits(200, 3)).unwrap();
+        }
+        assert!(PathBuf::from(format!("{}.2", log_path(d.path(), "a").display())).exists());
+        assert!(!PathBuf::from(format!("{}.3", log_path(d.path(), "a").display())).exists());
+        for k in ["", ".1", ".2"] {
+            let p = format!("{}{k}", log_path(d.path(), "a").display());
+            assert!(
+                std::fs::metadata(&p).unwrap().len() <= 200 + 64,
+                "{p} too large"
+            );
+        }
+        let last = tail(d.path(), "a", 3, 5).unwrap();
+        let got: Vec<&str> = last
+            .lines()
+            .map(|l| l.split_once(" stdout ").unwrap().1)
+            .collect();
+        assert_eq!(got, ["line 45", "line 46", "line 47", "line 48", "line 49"]);
+    }
+
+    #[test]
+    fn copied_output_is_punched_out_of_the_raw_file() {
+        let d = tempfile::tempdir().unwrap();
+        let raw = raw_path(d.path(), "a", "stdout");
+        let line = "x".repeat(99) + "\n";
+        std::fs::write(&raw, line.repeat(200)).unwrap();
+        let before = std::fs::metadata(&raw).unwrap();
+        let mut pos = [0, 0];
+        copy_round(d.path(), "a", &mut pos, limits(1 << 20, 1)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let after = std::fs::metadata(&raw).unwrap();
+        assert_eq!(after.len(), before.len(), "offsets must stay valid");
+        assert!(
+            after.blocks() < before.blocks(),
+            "no space freed: {} -> {} blocks",
+            before.blocks(),
+            after.blocks()
+        );
+    }
 }

@@ -135,7 +135,10 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Down,
-    Running { ready: bool, healthy: bool },
+    Running {
+        ready: bool,
+        healthy: bool,
+    },
     /// Ended, and not restarting; `true` for exit 0.
     Completed(bool),
     Failed,
@@ -257,20 +260,6 @@ impl Supervisor {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0)
     }
-
-    /// Enable or disable an app for the next boot, kept across daemon restarts.
-    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), String> {
-        let mut record = self.records.load(name).unwrap_or_default();
-        record.enabled = Some(enabled);
-        self.records
-            .save(name, &record)
-            .map_err(|e| format!("saving the state of {name}: {e}"))?;
-        let apps = self.apps.lock().unwrap();
-        let h = apps.get(name).ok_or_else(|| format!("no app {name}"))?;
-        h.status.lock().unwrap().enabled = enabled;
-        let _ = self.events.send(Event::Changed(name.to_owned()));
-        Ok(())
-    }
 }
 
 fn cgroup_of(bundle: &Path) -> Option<String> {
@@ -351,9 +340,7 @@ async fn run(
         apps: Mutex::new(BTreeMap::new()),
         events: events_tx,
         records: Records::new(&opts.state_dir),
-        log_watcher: Arc::new(
-            logs::Watcher::new().map_err(|e| DaemonError::io("inotify", e))?,
-        ),
+        log_watcher: Arc::new(logs::Watcher::new().map_err(|e| DaemonError::io("inotify", e))?),
         admin: tokio::sync::Mutex::new(()),
         opts,
     });
@@ -401,9 +388,19 @@ impl Supervisor {
     /// ones are stopped and forgotten. At boot, containers of apps that still run are adopted.
     pub async fn reload(self: &Arc<Self>, only: Option<&str>, boot: bool) {
         let _admin = self.admin.lock().await;
-        let (loaded, bad) = app::load_dir(&self.opts.config_dir);
+        let (mut loaded, bad) = app::load_dir(&self.opts.config_dir);
         for e in &bad {
             tracing::warn!("{}", error_chain(e));
+        }
+        // Enable/Disable over the API take the place of the file's `enabled`, before the boot
+        // order pulls in dependencies.
+        for a in &mut loaded {
+            if let Ok(record::Record {
+                enabled: Some(e), ..
+            }) = self.records.load(&a.name)
+            {
+                a.enabled = e;
+            }
         }
         let plan = app::plan(&loaded, &bad);
         let boot_set: Vec<String> = plan.boot(&loaded).into_iter().flatten().collect();
@@ -445,7 +442,7 @@ impl Supervisor {
                 (Some(app), true) => {
                     let tx = self.apps.lock().unwrap().get(&name).map(|h| h.tx.clone());
                     if let Some(tx) = tx {
-                        let _ = tx.send(Command::Reload(app));
+                        let _ = tx.send(Command::Reload(Box::new(app)));
                     }
                 }
                 (None, true) => self.remove(&name).await,
@@ -462,12 +459,11 @@ impl Supervisor {
                 Default::default()
             }
         };
-        let enabled = record
-            .enabled
-            .unwrap_or_else(|| app.as_ref().is_ok_and(|a| a.enabled));
-        let logs_limits = Arc::new(Mutex::new(
-            app.as_ref().map(|a| a.logs).unwrap_or_default(),
-        ));
+        let enabled = match &app {
+            Ok(a) => a.enabled,
+            Err(_) => record.enabled.unwrap_or(false),
+        };
+        let logs_limits = Arc::new(Mutex::new(app.as_ref().map(|a| a.logs).unwrap_or_default()));
         let status = Arc::new(Mutex::new(AppStatus {
             name: name.clone(),
             state: State::Stopped,
@@ -488,13 +484,12 @@ impl Supervisor {
             name.clone(),
             logs_limits.clone(),
         ));
-        // Unless-stopped apps a user stopped stay down; an explicit Disable wins at boot.
+        // Unless-stopped apps a user stopped stay down.
         let start = start
-            && record.enabled != Some(false)
             && !(record.stopped_by_user
-                && app.as_ref().is_ok_and(|a| {
-                    a.restart == app::Restart::UnlessStopped
-                }));
+                && app
+                    .as_ref()
+                    .is_ok_and(|a| a.restart == app::Restart::UnlessStopped));
         let life = lifecycle::AppTask::new(
             self.clone(),
             name.clone(),

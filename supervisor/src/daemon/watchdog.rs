@@ -31,7 +31,10 @@ impl Watchdog {
             let mut secs = opts.watchdog_timeout.as_secs().max(1) as nix::libc::c_int;
             // SAFETY: WDIOC_SETTIMEOUT reads and writes one int, which `secs` is.
             if let Err(e) = unsafe { wdioc_settimeout(f.as_raw_fd(), &mut secs) } {
-                tracing::warn!("{}: cannot set the timeout ({e}); using the device's", path.display());
+                tracing::warn!(
+                    "{}: cannot set the timeout ({e}); using the device's",
+                    path.display()
+                );
             }
             // The driver may round the timeout; pet at a third of what it took.
             device_interval = Some(Duration::from_secs(secs.max(1) as u64) / 3);
