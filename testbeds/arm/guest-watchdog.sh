@@ -8,9 +8,12 @@
 #   2. hung: a daemon again, "DAVIT-WATCHDOG-ARMED nonce=... uptime=..." on the console, SIGSTOP
 #      to the daemon: the watchdog must reboot the board. If the board still runs 30 s later,
 #      "guest: FAIL watchdog reboot" and exit 1.
-# Negative control, by hand: the kernel argument davit.watchdog=nopet (DAVIT_BOOT_APPEND)
-# starts the second daemon without --watchdog-device; the board must then not reboot, and the
-# boot must FAIL.
+# By hand (kernel arguments, DAVIT_BOOT_APPEND=...):
+#   davit.watchdog=nopet     negative control: the second daemon runs without --watchdog-device;
+#                            the board must then not reboot, and the boot must FAIL;
+#   davit.watchdog=slowstop  the app does not trap SIGTERM (pid 1 of its pid namespace: the
+#                            signal is dropped), so the orderly stop takes its 10 s
+#                            stop_grace_period, twice the watchdog's timeout.
 # shellcheck disable=SC2317 # the check functions run through wait_for
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=guest-lib.sh
@@ -38,10 +41,15 @@ say "watchdog: $(uname -m) $(uname -r), davit $("$DAVIT" --version | head -n 1)"
 [ "$(wd identity)" = "Software Watchdog" ] || fail setup "watchdog0 is \"$(wd identity)\", not softdog"
 wd_is inactive || fail setup "watchdog0 is $(wd state) before any daemon ran"
 
-make_bundle "$W/bundles/idle" "/davit-guest-wd/idle" '
-trap "exit 0" TERM
-echo "idle start" >>/shared/idle
-while :; do sleep 1 & wait $!; done' || fail setup "bundle idle"
+trap='trap "exit 0" TERM'
+if grep -qw davit.watchdog=slowstop /proc/cmdline; then
+  say "watchdog: davit.watchdog=slowstop: the app ignores SIGTERM, its stop takes 10 s"
+  trap=
+fi
+make_bundle "$W/bundles/idle" "/davit-guest-wd/idle" "
+$trap
+echo 'idle start' >>/shared/idle
+while :; do sleep 1 & wait \$!; done" || fail setup "bundle idle"
 write_app idle "bundle = \"$W/bundles/idle\""
 
 # --- 1: orderly stop disarms ---------------------------------------------------------------
@@ -50,6 +58,7 @@ start_daemon --watchdog-device /dev/watchdog --watchdog-timeout "${TIMEOUT}s" ||
 wait_for 60 "idle running" state_is idle running || fail orderly "idle never ran"
 wd_is active || fail orderly "the daemon runs, but watchdog0 is $(wd state)"
 [ "$(wd timeout)" = "$TIMEOUT" ] || fail orderly "watchdog0's timeout is $(wd timeout), not $TIMEOUT"
+say "watchdog: SIGTERM to the daemon at uptime $(cut -d' ' -f1 /proc/uptime)"
 stop_daemon 60 || fail orderly "the daemon did not exit within 60 s of SIGTERM"
 [ "$DRC" = 0 ] || fail orderly "the daemon exited $DRC after SIGTERM"
 wd_is inactive || fail orderly "the daemon exited, but watchdog0 is $(wd state): no magic close"

@@ -9,7 +9,7 @@
 # qemu: exit 3).
 #   watchdog.sh [arm64|armhf] [PAYLOAD_DIR]
 # Last line: "PASS ..." or "FAIL ..."; exit 0 on PASS. Env: DAVIT_BOOT_APPEND passes on
-# (davit.watchdog=nopet is guest-watchdog.sh's negative control: that boot must FAIL).
+# (davit.watchdog=nopet, =slowstop: see guest-watchdog.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../env.sh
@@ -31,8 +31,8 @@ rc=$?
 text=$(tr -d '\r' <"$log" 2>/dev/null)
 grep -a '^guest: ' <<<"$text" | sed 's/^/  /'
 fail() {
-  tail -n 5 "$out"
-  grep -av '^\[ ' <<<"$text" | tail -n 40
+  tail -n 1 "$out"
+  grep -aE '^(DAVIT-|testbed:)|softdog|Kernel panic|Oops|reboot: ' <<<"$text" | tail -n 20 | sed 's/^/  /'
   echo "FAIL $arch watchdog: $*; log: $(readlink -f "$log")"
   exit 1
 }

@@ -106,6 +106,23 @@ def wait(args):
 FIELDS = ("Private_Dirty", "Pss_Anon", "Pss", "Rss")
 
 
+def anon_by_mapping(pid):
+    """kB of anonymous pages (smaps' Anonymous, not split between sharers) in the executable's
+    own writable mappings (relocated data, .data, .bss), the heap, the stacks, and the rest."""
+    exe = os.readlink(f"/proc/{pid}/exe")
+    out = {"binary": 0, "heap": 0, "stack": 0, "other": 0}
+    kind = "other"
+    for line in read(f"/proc/{pid}/smaps").decode(errors="replace").splitlines():
+        f = line.split()
+        if f and "-" in f[0] and not f[0].endswith(":"):
+            path = f[5] if len(f) > 5 else ""
+            kind = ("binary" if path == exe else "heap" if path == "[heap]"
+                    else "stack" if path.startswith("[stack") else "other")
+        elif f and f[0] == "Anonymous:":
+            out[kind] += int(f[1])
+    return out
+
+
 def measure(pid, role):
     rollup = {}
     for line in read(f"/proc/{pid}/smaps_rollup").decode().splitlines()[1:]:
@@ -116,7 +133,8 @@ def measure(pid, role):
         if line.startswith("Threads:"):
             threads = int(line.split()[1])
     return {"pid": pid, "role": role, "comm": comm_of(pid), "argv": " ".join(argv_of(pid))[:200],
-            "threads": threads, **{k: rollup.get(k, 0) for k in FIELDS}}
+            "threads": threads, **{k: rollup.get(k, 0) for k in FIELDS},
+            **({"anon_by_mapping": anon_by_mapping(pid)} if role in ("davit supervise", "launcher") else {})}
 
 
 def find(kind, mark, docker_mark):

@@ -424,6 +424,14 @@ def memory_section():
                 f = {k: sum(r[k] for r in rs) for k in ("threads", "Pss_Anon", "Private_Dirty", "Pss", "Rss")}
                 detail.append(f"| {m['label']} | {m['apps']} | {len(rs)} x {role} (sum) | | {f['threads']} | "
                               f"{f['Pss_Anon']} kB | {f['Private_Dirty']} kB | {f['Pss']} kB | {f['Rss']} kB |")
+    where = ["| davit | process | binary's writable mappings | heap | stack | other anonymous |",
+             "|---|---|---|---|---|---|"]
+    for m in davit_rows:
+        for r in m["rows"]:
+            a = r.get("anon_by_mapping")
+            if a:
+                where.append(f"| {m['label']} | {r['role']} | {a['binary']} kB | {a['heap']} kB | "
+                             f"{a['stack']} kB | {a['other']} kB |")
     settle = env.get("BENCH_SETTLE", "2")
     return f"""## 3. Management memory
 
@@ -454,7 +462,14 @@ once every container has exec'd `sleep` (and davit's API shows every app `runnin
 waits), after {settle} s more to settle. Apps and containers as in table 2 (davit's with
 `enabled = true`; `--network none`; podman with crun, the others with runc).
 
-{chr(10).join(detail)}"""
+{chr(10).join(detail)}
+
+Where davit's anonymous memory is (`/proc/PID/smaps`, each mapping's `Anonymous`: pages the
+launcher still shares with the daemon since the fork count in both rows here, once in the
+Pss_Anon sums above). The binary's writable mappings hold what the loader relocates at start
+(a static-pie executable: `.data.rel.ro`, `.got`) besides `.data` and `.bss`.
+
+{chr(10).join(where)}"""
 
 
 # ---- verdict ----

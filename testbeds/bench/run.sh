@@ -7,7 +7,7 @@
 # Raw data (hyperfine JSON, round-robin samples, memory samples, logs) goes to $DAVIT_CACHE/bench/.
 # Knobs: BENCH_RUNS (hyperfine runs per command, default 60), BENCH_WARMUP (5),
 # BENCH_ROUNDS (round-robin rounds, 60), BENCH_COLD_SLEEP (idle seconds before a cold run, 0.2),
-# BENCH_START_ROUNDS (table 2 rounds, 30), BENCH_SETTLE (seconds before a memory sample, 2),
+# BENCH_START_ROUNDS (table 2 rounds, 60), BENCH_SETTLE (seconds before a memory sample, 2),
 # BENCH_MEM_APPS (davit's app counts in table 3, "1 10 50"), BENCH_PEER_APPS (the others', 10).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +30,7 @@ fi
 
 export BENCH_RUNS=${BENCH_RUNS:-60} BENCH_WARMUP=${BENCH_WARMUP:-5} BENCH_ROUNDS=${BENCH_ROUNDS:-60}
 export BENCH_COLD_SLEEP=${BENCH_COLD_SLEEP:-0.2}
-export BENCH_START_ROUNDS=${BENCH_START_ROUNDS:-30} BENCH_SETTLE=${BENCH_SETTLE:-2}
+export BENCH_START_ROUNDS=${BENCH_START_ROUNDS:-60} BENCH_SETTLE=${BENCH_SETTLE:-2}
 export BENCH_MEM_APPS=${BENCH_MEM_APPS:-1 10 50} BENCH_PEER_APPS=${BENCH_PEER_APPS:-10}
 export BENCH_LOAD_START
 BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)

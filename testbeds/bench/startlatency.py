@@ -33,7 +33,7 @@ from memory import argv_of, cgroup_root, pids, read, sleepers  # noqa: E402
 
 env = os.environ
 work, sw, cgp, img = env["BENCH_WORK"], env["BENCH_SUP"], env["BENCH_CGROUP_PARENT"], env["BENCH_IMAGE"]
-rounds = int(env.get("BENCH_START_ROUNDS", "30"))
+rounds = int(env.get("BENCH_START_ROUNDS", "60"))
 davit, sock = env["BENCH_DAVIT"], env["BENCH_DAVITD_SOCK"]
 C, D, P = shlex.split(env["BENCH_CTR"]), shlex.split(env["BENCH_DOCKER"]), shlex.split(env["BENCH_PODMAN"])
 P_RUN = shlex.split(env["BENCH_PODMAN_RUN"])

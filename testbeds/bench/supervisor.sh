@@ -8,7 +8,7 @@
 #   3. management memory with idle busybox apps: davit's daemon + launcher (1, 10, 50 apps),
 #      podman's conmons, containerd + shims, dockerd + containerd + shims (memory.py).
 # Needs BENCH_WORK (with rootfs/ and config.json from run.sh), BENCH_DAVIT; knobs
-# BENCH_START_ROUNDS (30), BENCH_SETTLE (2 s), BENCH_MEM_APPS ("1 10 50": davit's app counts),
+# BENCH_START_ROUNDS (60), BENCH_SETTLE (2 s), BENCH_MEM_APPS ("1 10 50": davit's app counts),
 # BENCH_PEER_APPS (10: podman's, containerd's, docker's). Everything it starts (daemons,
 # containers, shims, conmons, cgroups) is gone when it exits, also on failure.
 set -euo pipefail
@@ -24,7 +24,7 @@ py=/usr/bin/python3
 export BENCH_SUP="$sw" BENCH_CGROUP_PARENT="$cgp" BENCH_IMAGE="$img"
 rm -rf "$sw" && mkdir -p "$sw"
 : >"$work/memory.jsonl"
-log() { echo "supervisor.sh: $*"; }
+log() { echo "supervisor.sh: [${SECONDS}s] $*"; }
 
 # ---- the same layout as lifecycle.sh: hide the hybrid layout's cgroup2 mount (crun) ----
 unified=/sys/fs/cgroup/unified
@@ -151,9 +151,9 @@ cleanup() {
   # names $sw), then container processes left in our cgroups. By pid, never by name alone.
   for p in /proc/[0-9]*; do
     pid=${p#/proc/}
-    case $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) in
+    case $(tr '\0' ' ' 2>/dev/null <"$p/cmdline") in
       *containerd-shim*"$sw"* | *conmon*"$sw"* | *"$davit"*supervise*"$sw"*)
-        log "killing leftover $pid: $(tr '\0' ' ' <"$p/cmdline" | cut -c1-100)"
+        log "killing leftover $pid: $(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | cut -c1-100)"
         kill -9 "$pid" 2>/dev/null ;;
     esac
   done
@@ -218,11 +218,12 @@ wait_apps() { "$py" "$here/memory.py" wait "$@"; }
 for n in "${mem_apps[@]}"; do
   d="$sw/mem-davit$n"
   for ((i = 0; i < n; i++)); do app "$d" "a$i" true; done
-  log "table 3: davit's daemon with $n apps"
+  apps_word=apps; [ "$n" = 1 ] && apps_word=app
+  log "table 3: davit's daemon with $n $apps_word"
   davitd_start "$d"
   wait_apps "/$cgp/mem-davit$n" "$n" 120 --davit-sock "$d/sock"
   sleep "$settle"
-  sample --label "davit, $n apps" --apps "$n" --kind davit --mark "$d/state"
+  sample --label "davit, $n $apps_word" --apps "$n" --kind davit --mark "$d/state"
   davitd_stop
 done
 
@@ -269,3 +270,4 @@ dockerd_start
 davitd_start "$d"
 export BENCH_DAVITD_SOCK="$d/sock"
 "$py" "$here/startlatency.py"
+log "done"

@@ -223,3 +223,49 @@ fn now_us() -> u64 {
         .unwrap()
         .as_micros() as u64
 }
+
+#[test]
+fn an_app_whose_watchdog_stops_pinging_is_restarted() {
+    let mut d = Daemon::new();
+    // READY=1, then WATCHDOG=1 every 200 ms until the test says stop, then silence.
+    let script = "touch /shared/up; exec python3 -c 'import os, socket, time\n\
+         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         s.connect(os.environ[\"NOTIFY_SOCKET\"])\n\
+         s.send(b\"READY=1\")\n\
+         while not os.path.exists(\"/shared/stop\"):\n    s.send(b\"WATCHDOG=1\"); time.sleep(0.2)\n\
+         time.sleep(1000)'";
+    d.add_app(
+        "pinger",
+        script,
+        "notify = true\nwatchdog = \"1s\"\nrestart = \"on-failure\"\nbackoff = { initial = \"100ms\", max = \"1s\" }\n",
+    );
+    with_host_usr(&d, "pinger");
+    d.start();
+    let first = d.wait_state("pinger", "running", 20);
+    // Pinging every 200 ms keeps a 1 s watchdog content: the app stays up over several
+    // watchdog periods (a daemon that ignored WATCHDOG=1 would kill it after 1 s).
+    let t0 = std::time::Instant::now();
+    wait_until(10, "three watchdog periods to pass", || {
+        t0.elapsed() >= std::time::Duration::from_secs(3)
+    });
+    let still = d.status("pinger");
+    assert_eq!(
+        num(&still, "pid"),
+        num(&first, "pid"),
+        "restarted while pinging: {still}"
+    );
+    assert_eq!(num(&still, "restarts"), 0, "{still}");
+    // Silence: the daemon kills it and starts it again.
+    fs::write(d.shared.join("stop"), "").unwrap();
+    let again = d.wait_status("pinger", 20, "a restart after the watchdog fired", |s| {
+        s["restarts"].as_u64().is_some_and(|r| r >= 1)
+    });
+    assert!(
+        text(&again, "last_exit").contains("watchdog"),
+        "the last exit should name the watchdog: {again}"
+    );
+    assert!(
+        !alive(num(&first, "pid") as i32),
+        "the silent process still runs: {again}"
+    );
+}

@@ -13,7 +13,7 @@ mod api;
 mod badfiles;
 mod freeze;
 // enable when notify/healthcheck land
-// mod health;
+mod health;
 mod order;
 mod restart;
 mod stop;

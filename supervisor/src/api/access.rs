@@ -3,12 +3,16 @@
 //! /etc/passwd and /etc/group are read directly: davit is a static binary, where glibc's NSS
 //! lookups are unreliable.
 
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
 use zbus::fdo;
 use zbus::message::Header;
 
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     group: Option<Group>,
+    /// On a socket connection: the peer's uid and groups, read at accept.
+    peer: Option<(u32, Vec<u32>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +40,7 @@ impl Access {
                     .parse()
                     .map_err(|_| format!("--group {wanted}: /etc/group has a bad gid for it"))?;
                 return Ok(Access {
+                    peer: None,
                     group: Some(Group {
                         name: f[0].to_owned(),
                         gid,
@@ -49,6 +54,24 @@ impl Access {
             }
         }
         Err(format!("--group {wanted}: no such group in /etc/group"))
+    }
+
+    /// The same rules for the peer of a socket connection, with its credentials: uid and
+    /// primary gid from SO_PEERCRED, supplementary groups from SO_PEERGROUPS. Unreadable
+    /// credentials leave the caller unknown, which is refused.
+    pub fn for_peer(&self, sock: &impl AsFd) -> Access {
+        let fd = sock.as_fd();
+        let peer = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::PeerCredentials)
+            .ok()
+            .map(|c| {
+                let mut groups = peer_groups(fd.as_raw_fd()).unwrap_or_default();
+                groups.push(c.gid());
+                (c.uid(), groups)
+            });
+        Access {
+            group: self.group.clone(),
+            peer: peer.or(Some((u32::MAX, Vec::new()))),
+        }
     }
 
     /// Refuses a mutating call from anyone but root and the group's members.
@@ -69,16 +92,18 @@ impl Access {
                     creds.unix_group_ids().cloned().unwrap_or_default(),
                 )
             }
-            None => {
-                let creds = conn
-                    .peer_creds()
-                    .await
-                    .map_err(|e| fdo::Error::Failed(format!("the caller's credentials: {e}")))?;
-                (
-                    creds.unix_user_id(),
-                    creds.unix_group_ids().cloned().unwrap_or_default(),
-                )
-            }
+            None => match &self.peer {
+                Some((uid, groups)) => (Some(*uid).filter(|u| *u != u32::MAX), groups.clone()),
+                None => {
+                    let creds = conn.peer_creds().await.map_err(|e| {
+                        fdo::Error::Failed(format!("the caller's credentials: {e}"))
+                    })?;
+                    (
+                        creds.unix_user_id(),
+                        creds.unix_group_ids().cloned().unwrap_or_default(),
+                    )
+                }
+            },
         };
         let Some(uid) = uid else {
             return Err(fdo::Error::AccessDenied(format!(
@@ -113,4 +138,26 @@ fn passwd_entry(uid: u32) -> Option<(String, Option<u32>)> {
         let f: Vec<&str> = line.split(':').collect();
         (f.len() >= 4 && f[2].parse() == Ok(uid)).then(|| (f[0].to_owned(), f[3].parse().ok()))
     })
+}
+
+/// SO_PEERGROUPS (Linux 4.13): the supplementary groups the peer had when it connected.
+fn peer_groups(fd: RawFd) -> Option<Vec<u32>> {
+    let mut groups = vec![0u32; 256];
+    let mut len = (groups.len() * std::mem::size_of::<u32>()) as nix::libc::socklen_t;
+    // SAFETY: `groups` is writable for `len` bytes, and the kernel writes at most that many and
+    // stores the size it wrote in `len`.
+    let rc = unsafe {
+        nix::libc::getsockopt(
+            fd,
+            nix::libc::SOL_SOCKET,
+            nix::libc::SO_PEERGROUPS,
+            groups.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    groups.truncate(len as usize / std::mem::size_of::<u32>());
+    Some(groups)
 }

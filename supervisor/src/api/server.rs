@@ -32,7 +32,8 @@ impl Drop for Api {
     }
 }
 
-type Connections = Arc<Mutex<Vec<Connection>>>;
+/// Every connection with the access rules of its caller (a socket peer's own credentials).
+type Connections = Arc<Mutex<Vec<(Connection, Arc<Access>)>>>;
 
 pub async fn serve(
     sup: Arc<Supervisor>,
@@ -65,7 +66,7 @@ pub async fn serve(
         match built {
             Ok(conn) => {
                 tracing::info!("serving {SERVICE} on the bus");
-                conns.lock().unwrap().push(conn);
+                conns.lock().unwrap().push((conn, access.clone()));
             }
             Err(e) if sup.opts.bus == Bus::System => {
                 tracing::warn!("system bus: {e}: serving the socket only");
@@ -98,8 +99,12 @@ pub async fn serve(
                 let (sup, access, conns) = (sup.clone(), access.clone(), conns.clone());
                 // The handshake runs beside the accept loop: a slow client holds up no one.
                 tokio::spawn(async move {
+                    // The caller's credentials, groups included, from the socket itself: zbus
+                    // looks groups up in /etc/group, which misses a process's own
+                    // supplementary groups.
+                    let access = Arc::new(access.for_peer(&stream));
                     match peer(stream, &sup, &access).await {
-                        Ok(conn) => conns.lock().unwrap().push(conn),
+                        Ok(conn) => conns.lock().unwrap().push((conn, access)),
                         Err(e) => tracing::debug!("API client: {e}"),
                     }
                 });
@@ -108,14 +113,14 @@ pub async fn serve(
     }
 
     {
-        let (sup, access, conns) = (sup.clone(), access.clone(), conns.clone());
+        let (sup, conns) = (sup.clone(), conns.clone());
         tasks.push(tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                let list: Vec<Connection> = conns.lock().unwrap().clone();
+                let list: Vec<(Connection, Arc<Access>)> = conns.lock().unwrap().clone();
                 let mut dead = Vec::new();
-                for (i, conn) in list.iter().enumerate() {
+                for (i, (conn, access)) in list.iter().enumerate() {
                     let ok = match &e {
-                        Event::Added(name) => add(conn, &sup, &access, name).await,
+                        Event::Added(name) => add(conn, &sup, access, name).await,
                         Event::Removed(name) => conn
                             .object_server()
                             .remove::<AppObject, _>(app_path(name))
