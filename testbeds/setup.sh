@@ -6,6 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 
 davit_apt_install setup busybox-static libseccomp-dev libelf-dev zlib1g-dev make pkg-config gcc patch file jq curl runc crun
+# The supervisor's tests: a private bus (dbus-daemon), clients of its API (dbus-send, busctl),
+# callers without privileges (setpriv), apps that speak sd_notify (python3).
+davit_apt_install setup dbus-daemon dbus-bin systemd util-linux python3
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust >= 1.88 (rustup)" >&2; exit 1; }
 
 "$here/../third_party/prepare.sh"

@@ -35,8 +35,9 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 
-/// Requests and responses are small; a message never needs more.
-const MAX_MESSAGE: usize = 64 * 1024;
+/// Requests and responses are small (a response's output is capped at 4 KiB); a message
+/// never needs more.
+const MAX_MESSAGE: usize = 16 * 1024;
 /// A child's stderr kept for the response (its error message, a healthcheck's output).
 const MAX_OUTPUT: usize = 4096;
 
@@ -150,6 +151,13 @@ pub fn fork_launcher() -> Result<Spawned, LauncherError> {
 fn serve(sock: OwnedFd) -> ! {
     // The launcher must not outlive the daemon, nor keep its handlers as zombies.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // What the daemon had allocated and freed before the fork is of no use here: give those
+    // pages back, or they stay private dirty memory of this process as soon as the daemon
+    // writes over its own copies.
+    // SAFETY: malloc_trim only releases free heap memory; no pointer is passed.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
     // SAFETY: setting a disposition to SIG_IGN installs no handler code.
     unsafe {
         let _ = signal(Signal::SIGCHLD, SigHandler::SigIgn);

@@ -361,8 +361,20 @@ async fn run(
     let launcher_gone = sup.launcher.pump();
     tokio::pin!(launcher_gone);
     let mut pet = tokio::time::interval(dog.interval());
+    // Booting, restarts and API calls leave freed heap behind; a board should not keep it
+    // dirty for the daemon's whole life. First shortly after boot, then now and then.
+    let mut trim = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(5),
+        Duration::from_secs(60),
+    );
     loop {
         tokio::select! {
+            _ = trim.tick() => {
+                // SAFETY: malloc_trim only releases free heap memory; no pointer is passed.
+                unsafe {
+                    nix::libc::malloc_trim(0);
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = pet.tick() => dog.pet(),
@@ -431,22 +443,29 @@ impl Supervisor {
                 all
             }
         };
+        // Removals first: they wait for the apps to stop. The rest is done without yielding
+        // to the event loop, so no new app's task runs before every app it may depend on
+        // has been added.
+        let exists = |name: &str| self.apps.lock().unwrap().contains_key(name);
+        for name in names
+            .iter()
+            .filter(|n| !wanted.contains_key(*n) && exists(n))
+        {
+            self.remove(name).await;
+        }
         for name in names {
-            let exists = self.apps.lock().unwrap().contains_key(&name);
-            match (wanted.remove(&name), exists) {
-                (Some(app), false) => {
-                    let start = boot_set.contains(&name)
-                        || (!boot && app.as_ref().is_ok_and(|a| a.enabled));
-                    self.add(name, app, start, boot);
+            let Some(app) = wanted.remove(&name) else {
+                continue;
+            };
+            if exists(&name) {
+                let tx = self.apps.lock().unwrap().get(&name).map(|h| h.tx.clone());
+                if let Some(tx) = tx {
+                    let _ = tx.send(Command::Reload(Box::new(app)));
                 }
-                (Some(app), true) => {
-                    let tx = self.apps.lock().unwrap().get(&name).map(|h| h.tx.clone());
-                    if let Some(tx) = tx {
-                        let _ = tx.send(Command::Reload(Box::new(app)));
-                    }
-                }
-                (None, true) => self.remove(&name).await,
-                (None, false) => {}
+            } else {
+                let start =
+                    boot_set.contains(&name) || (!boot && app.as_ref().is_ok_and(|a| a.enabled));
+                self.add(name, app, start, boot);
             }
         }
     }
