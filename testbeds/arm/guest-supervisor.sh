@@ -14,7 +14,7 @@
 # at the first failure.
 # shellcheck disable=SC2317 # the check functions run through wait_for
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=guest-lib.sh
+# shellcheck source-path=SCRIPTDIR source=guest-lib.sh
 . "$here/guest-lib.sh"
 DAVIT=${DAVIT:-$PAYLOAD/davit}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
@@ -86,6 +86,9 @@ crash_loop = { failures = 4, window = \"1m\" }"
 start_daemon || fail start "the daemon did not answer on $W/sock"
 wait_for 60 "b running" state_is b running || fail order "b never ran"
 b_pid=$(field pid)
+# "running" comes when b's process has started, maybe before it wrote its line.
+b_wrote() { grep -qx 'b start' "$W/shared/order"; }
+wait_for 60 "line 'b start'" b_wrote || fail order "b runs but wrote nothing"
 order=$(tr '\n' ' ' <"$W/shared/order")
 [ "$order" = "a start a done b start " ] || fail order "lines in order: $order (want a start, a done, b start)"
 if ! state_is a exited || [ "$(field last_exit)" != "exited 0" ]; then fail order "a is not exited 0"; fi

@@ -11,12 +11,13 @@
 # By hand (kernel arguments, DAVIT_BOOT_APPEND=...):
 #   davit.watchdog=nopet     negative control: the second daemon runs without --watchdog-device;
 #                            the board must then not reboot, and the boot must FAIL;
-#   davit.watchdog=slowstop  the app does not trap SIGTERM (pid 1 of its pid namespace: the
-#                            signal is dropped), so the orderly stop takes its 10 s
-#                            stop_grace_period, twice the watchdog's timeout.
+#   davit.watchdog=faststop  the app traps SIGTERM and exits at once. By default it does not
+#                            (pid 1 of its pid namespace: the signal is dropped), so the orderly
+#                            stop takes its 10 s stop_grace_period, twice the watchdog's
+#                            timeout: the daemon must go on petting while it stops its apps.
 # shellcheck disable=SC2317 # the check functions run through wait_for
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=guest-lib.sh
+# shellcheck source-path=SCRIPTDIR source=guest-lib.sh
 . "$here/guest-lib.sh"
 DAVIT=${DAVIT:-$PAYLOAD/davit}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
@@ -41,10 +42,10 @@ say "watchdog: $(uname -m) $(uname -r), davit $("$DAVIT" --version | head -n 1)"
 [ "$(wd identity)" = "Software Watchdog" ] || fail setup "watchdog0 is \"$(wd identity)\", not softdog"
 wd_is inactive || fail setup "watchdog0 is $(wd state) before any daemon ran"
 
-trap='trap "exit 0" TERM'
-if grep -qw davit.watchdog=slowstop /proc/cmdline; then
-  say "watchdog: davit.watchdog=slowstop: the app ignores SIGTERM, its stop takes 10 s"
-  trap=
+trap=
+if grep -qw davit.watchdog=faststop /proc/cmdline; then
+  say "watchdog: davit.watchdog=faststop: the app exits at SIGTERM"
+  trap='trap "exit 0" TERM'
 fi
 make_bundle "$W/bundles/idle" "/davit-guest-wd/idle" "
 $trap

@@ -9,7 +9,7 @@
 # qemu: exit 3).
 #   watchdog.sh [arm64|armhf] [PAYLOAD_DIR]
 # Last line: "PASS ..." or "FAIL ..."; exit 0 on PASS. Env: DAVIT_BOOT_APPEND passes on
-# (davit.watchdog=nopet, =slowstop: see guest-watchdog.sh).
+# (davit.watchdog=nopet, =faststop: see guest-watchdog.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../env.sh

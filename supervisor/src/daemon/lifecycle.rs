@@ -300,7 +300,12 @@ impl AppTask {
 
     /// At boot: what to do with a container a previous daemon left.
     fn adopt(&mut self, start: bool) -> Option<Next> {
-        let state = self.sup.rt.state(&self.id).ok();
+        // Looked at only when there is a container: libcontainer logs an error for a missing one.
+        let state = if self.sup.opts.root.join(&self.id).exists() {
+            self.sup.rt.state(&self.id).ok()
+        } else {
+            None
+        };
         let recorded = self.record.process;
         let live = state.as_ref().and_then(|s| {
             let ours = s.pid.is_some() && s.pid == recorded;

@@ -233,13 +233,18 @@ fn punch(raw: &Path, upto: u64) {
         return;
     }
     if let Ok(f) = OpenOptions::new().write(true).open(raw) {
-        let _ = nix::fcntl::fallocate(
-            f.as_raw_fd(),
-            nix::fcntl::FallocateFlags::FALLOC_FL_PUNCH_HOLE
-                | nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
-            0,
-            len as i64,
-        );
+        // fallocate64: the raw files only grow, past 2 GiB in time, and off_t is 32 bits on
+        // armv7.
+        // SAFETY: fallocate64 takes a descriptor and two offsets; no memory is passed. A
+        // failure (a filesystem without hole punching) only leaves the space in use.
+        unsafe {
+            nix::libc::fallocate64(
+                f.as_raw_fd(),
+                nix::libc::FALLOC_FL_PUNCH_HOLE | nix::libc::FALLOC_FL_KEEP_SIZE,
+                0,
+                len as nix::libc::off64_t,
+            );
+        }
     }
 }
 

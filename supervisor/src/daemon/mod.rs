@@ -380,7 +380,14 @@ async fn run(
             _ = pet.tick() => dog.pet(),
             e = &mut launcher_gone => {
                 tracing::error!("the launcher died ({e}); stopping the apps");
-                sup.shutdown().await;
+                let shutdown = sup.shutdown();
+                tokio::pin!(shutdown);
+                loop {
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = pet.tick() => dog.pet(),
+                    }
+                }
                 drop(api);
                 return Err(e.into());
             }
@@ -388,7 +395,16 @@ async fn run(
     }
     tracing::info!("stopping the apps");
     dog.stopping();
-    sup.shutdown().await;
+    // Stopping may take each app's grace period, wave after wave: the watchdog is still
+    // petted meanwhile, or an orderly stop would reboot the board.
+    let shutdown = sup.shutdown();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = pet.tick() => dog.pet(),
+        }
+    }
     drop(api);
     dog.close();
     Ok(())
