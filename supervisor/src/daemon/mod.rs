@@ -367,7 +367,7 @@ async fn run(
         tokio::time::Instant::now() + Duration::from_secs(5),
         Duration::from_secs(60),
     );
-    loop {
+    let launcher_died = loop {
         tokio::select! {
             _ = trim.tick() => {
                 // SAFETY: malloc_trim only releases free heap memory; no pointer is passed.
@@ -375,26 +375,19 @@ async fn run(
                     nix::libc::malloc_trim(0);
                 }
             }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = term.recv() => break None,
+            _ = int.recv() => break None,
             _ = pet.tick() => dog.pet(),
-            e = &mut launcher_gone => {
-                tracing::error!("the launcher died ({e}); stopping the apps");
-                let shutdown = sup.shutdown();
-                tokio::pin!(shutdown);
-                loop {
-                    tokio::select! {
-                        _ = &mut shutdown => break,
-                        _ = pet.tick() => dog.pet(),
-                    }
-                }
-                drop(api);
-                return Err(e.into());
-            }
+            e = &mut launcher_gone => break Some(e),
+        }
+    };
+    match &launcher_died {
+        Some(e) => tracing::error!("the launcher died ({e}); stopping the apps"),
+        None => {
+            tracing::info!("stopping the apps");
+            dog.stopping();
         }
     }
-    tracing::info!("stopping the apps");
-    dog.stopping();
     // Stopping may take each app's grace period, wave after wave: the watchdog is still
     // petted meanwhile, or an orderly stop would reboot the board.
     let shutdown = sup.shutdown();
@@ -406,8 +399,13 @@ async fn run(
         }
     }
     drop(api);
-    dog.close();
-    Ok(())
+    match launcher_died {
+        Some(e) => Err(e.into()),
+        None => {
+            dog.close();
+            Ok(())
+        }
+    }
 }
 
 impl Supervisor {
