@@ -15,7 +15,7 @@ command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust >= 1
 echo "setup: building davit (release, static) into $CARGO_TARGET_DIR"
 CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
   cargo build --release --locked --target "$DAVIT_HOST_TARGET" --manifest-path "$here/../Cargo.toml"
-"$here/size.sh"
+"$here/size.sh" "$DAVIT_HOST_TARGET"
 
 bundle="$DAVIT_CACHE/bundle"
 if [ ! -x "$bundle/rootfs/bin/busybox" ]; then

@@ -2,7 +2,8 @@
 # davit's test command (as root, after testbeds/setup.sh): the conformance suite and the real
 # clients (podman, containerd) against the release binary, the ARM boards in qemu (aarch64 and
 # armv7, cgroup v2 and v1, running the integration tests cross-built), then every unit and
-# integration test here, which start real containers.
+# integration test here, which start real containers. Between them, the size budget
+# (size.sh) of the host's and the boards' binaries.
 # The test runner's summary is the last thing printed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +21,7 @@ failed=()
 "$here/conformance/run.sh" --check --runtime "$DAVIT_BIN" || failed+=(conformance)
 "$here/clients/run.sh" "$DAVIT_BIN" || failed+=(clients)
 "$here/arm/run.sh" || failed+=(arm)
+"$here/size.sh" || failed+=(size)
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast --manifest-path "$here/../Cargo.toml" \

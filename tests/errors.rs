@@ -64,6 +64,15 @@ fn invalid_config_names_the_field() {
 }
 
 #[test]
+fn net_devices_are_refused_not_ignored() {
+    // davit is built without libcontainer's net-devices feature (third_party/README.md).
+    let b = Bundle::new(&["sleep", "31367"]);
+    b.edit(|c| c["linux"]["netDevices"] = json!({"dummy0": {"name": "eth1"}}));
+    let err = failed_create(&b, "sleep 31367");
+    assert!(err.contains("linux.netDevices is not supported"), "{err}");
+}
+
+#[test]
 fn missing_executable_fails_create_and_cleans_up() {
     let b = Bundle::new(&["/bin/no-such-program-31363"]);
     let err = failed_create(&b, "no-such-program-31363");

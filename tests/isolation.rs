@@ -130,6 +130,14 @@ fn cwd_and_root(pid: i32) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Waits until `pid` runs `program`: `start` and `exec --detach` return once the process is
+/// told to go, before its execve closes the runtime's close-on-exec descriptors.
+fn wait_exec(pid: i32, program: &str) {
+    wait_until(10, &format!("{pid} to exec {program}"), || {
+        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(program.as_bytes()))
+    });
+}
+
 /// Descriptors of `pid` other than stdio.
 fn extra_fds(pid: i32) -> Vec<String> {
     fs::read_dir(format!("/proc/{pid}/fd"))
@@ -156,6 +164,7 @@ fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
         }
         let pid = b.pid();
         b.must(&["start", &b.id]);
+        wait_exec(pid, "sleep");
         let (cwd, root) = cwd_and_root(pid);
         assert!(
             cwd.starts_with(&root),
@@ -170,6 +179,7 @@ fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
     assert!(b.create(&[]).0);
     b.must(&["start", &b.id]);
     let pid = b.pid();
+    wait_exec(pid, "sleep");
     assert_eq!(extra_fds(pid), Vec::<String>::new(), "fds leaked into init");
     for n in 3..=20 {
         let pid_file = b.path().join(format!("exec-{n}.pid"));
@@ -194,6 +204,7 @@ fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
             continue;
         }
         let epid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+        wait_exec(epid, "sleep");
         let (cwd, root) = cwd_and_root(epid);
         assert!(cwd.starts_with(&root), "exec fd {n}: cwd {}", cwd.display());
         assert_eq!(

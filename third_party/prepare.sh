@@ -13,6 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 crates=(
   "libcontainer 0.7.0 2c28770cf8fb3acca0d168a10f5d9f8333d304af0b2ff5654029822d222d19f0"
   "libcgroups   0.7.0 d85e8f0bca12f0d04fdd8f14858022018cd1667b4f971d6b09058fe90323e19d"
+  "oci-spec    0.10.0 3df6f876ad774d6a676f7e968f5c3edacc32f90e65fe680a8b686235396556fb"
+  "pathrs       0.2.6 bd74b8fd656302d50059a07147444e46d6c2f162656271cf626e8ff3fad4cce8"
 )
 
 prepare() { # prepare CRATE VERSION SHA256

@@ -1,11 +1,13 @@
 //! The runc command line: liboci-cli's argument structs under davit's own command names,
 //! each handed to the runtime library.
 
+#[cfg(feature = "supervisor")]
 mod app;
 mod control;
 mod inspect;
 mod launch;
 pub mod log;
+#[cfg(feature = "supervisor")]
 mod supervise;
 
 use std::path::PathBuf;
@@ -49,8 +51,10 @@ pub enum Command {
     /// Update container resource constraints (not supported)
     Update(liboci_cli::Update),
     /// Run the supervisor daemon: start, watch and restart the apps of a config directory
+    #[cfg(feature = "supervisor")]
     Supervise(supervise::Supervise),
     /// Talk to the supervisor: list, status, start, stop, logs ... of apps
+    #[cfg(feature = "supervisor")]
     App(app::App),
 }
 
@@ -71,7 +75,9 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
     // The supervisor and its client report their own errors: they are not the runtime's.
     let command = match command {
+        #[cfg(feature = "supervisor")]
         Command::Supervise(a) => return Ok(supervise::supervise(root, a)),
+        #[cfg(feature = "supervisor")]
         Command::App(a) => return Ok(app::app(a)),
         other => other,
     };
@@ -102,6 +108,7 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         Command::Checkpoint(_) => Err(Error::Unsupported("checkpoint".into())),
         Command::Events(_) => Err(Error::Unsupported("events".into())),
         Command::Update(_) => Err(Error::Unsupported("update".into())),
+        #[cfg(feature = "supervisor")]
         Command::Supervise(_) | Command::App(_) => unreachable!("dispatched above"),
     }
 }

@@ -20,7 +20,16 @@ fi
 # A dummy cgroup: a write to its cgroup.procs just before a run makes that run "warm".
 # On cgroup v1 the first cgroup.procs write after ~100 ms without one costs the kernel ~11-15 ms
 # (cgroup_threadgroup_rwsem waits for an RCU grace period), later ones ~0.1 ms.
-cg_mount=$(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+# The hierarchy the runtimes use: a v1 controller's where v1 is in use, else the cgroup2 mount.
+# Taking the first cgroup mount listed could pick the hybrid layout's cgroup2 mount, hidden
+# under a tmpfs above: the write would go to the tmpfs and warm nothing.
+cg_mount=""
+for fstype in cgroup cgroup2; do
+  for m in $(awk -v t="$fstype" '$3 == t { print $2 }' /proc/self/mounts); do
+    case $(stat -f -c %T "$m" 2>/dev/null) in cgroupfs | cgroup2fs) cg_mount=$m && break 2 ;; esac
+  done
+done
+[ -n "$cg_mount" ] || { echo "bench: no cgroup hierarchy to warm" >&2; exit 1; }
 warm_cg="$cg_mount/davit-bench-warm"
 mkdir -p "$warm_cg"
 warm="echo \$\$ > $warm_cg/cgroup.procs"

@@ -123,14 +123,28 @@ def breakdown_section():
               f"- **Without any profile, davit is {bare - crun_bare:+.1f} ms from crun** "
               f"({bare:.1f} vs {crun_bare:.1f} ms, {bare / crun_bare:.2f}x): the largest "
               f"remaining cost of davit's own, {(bare - crun_bare) / cached:.0%} of a cached-profile run."]
-    counts = {rt: syscall_counts(rt) for rt in RUNTIMES}
-    if all(c[0] for c in counts.values()):
-        lines += ["", "System calls in one `run` (all of the runtime's processes, `strace -f -c`, "
-                  "profile cached for davit):", "",
+    rows = (("davit", "davit, profile cached"), ("davit-first", "davit, profile compiled (cache emptied)"),
+            ("davit-noseccomp", "davit, no linux.seccomp"), ("crun", "crun"),
+            ("crun-noseccomp", "crun, no linux.seccomp"), ("runc", "runc"))
+    counts = [(label, syscall_counts(f)) for f, label in rows]
+    counts = [(label, c) for label, c in counts if c[0]]
+    if counts:
+        lines += ["", "System calls in one `run` (all of the runtime's processes, `strace -f -c`):", "",
                   "| runtime | calls | most frequent |", "|---|---|---|"]
-        for rt, (total, top) in counts.items():
-            lines.append(f"| {rt} | {total} | " + ", ".join(f"{n} {name}" for n, name in top) + " |")
+        for label, (total, top) in counts:
+            lines.append(f"| {label} | {total} | " + ", ".join(f"{n} {name}" for n, name in top) + " |")
     return "\n".join(lines)
+
+
+def seccomp_headline():
+    """Table 1's headline: the three starts a board sees, each against crun with the same config."""
+    b = {k: v["median"] for k, v in breakdown.items()}
+    crun, crun_bare = b["crun"], b["crun, no linux.seccomp"]
+    rows = [("no seccomp profile", b["davit, no linux.seccomp"] / crun_bare, 1.0),
+            ("profile cached", b["davit, profile cached"] / crun, 0.7),
+            ("a profile's first start (compiled)", b["davit, profile compiled (cache emptied)"] / crun, 1.1)]
+    return "; ".join(f"{name} **{r:.2f}x** (goal <= {g}x, {'met' if r <= g else 'not met'})"
+                     for name, r, g in rows)
 
 
 # ---- chart data: one line per (case, mode), median and IQR per runtime (hyperfine) ----
@@ -272,6 +286,36 @@ for name in ("runc", "crun"):
 size_rows.append(["youki 0.7.0 (x86_64)", 11.6e6,
                   "**reported, not measured**: not installable here (not packaged in Debian 12); "
                   "11.6 MB, default features, not stripped, from shared/baselines.md"])
+
+
+# ---- per crate (testbeds/bench/size.sh) ----
+BOARD_BUDGET = 5 * 1024 * 1024  # all three layers, one static binary, aarch64
+RUNTIME_GOAL = 3 * 1024 * 1024  # the OCI runtime alone, aarch64 and armv7
+
+
+def crate_sections():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import crates  # noqa: E402  (next to this file)
+    out = []
+    for arch, name in (("arm64", "aarch64"), ("armhf", "armv7")):
+        try:
+            full = json.load(open(f"{cache}/size/{arch}-all.json"))
+            alone = json.load(open(f"{cache}/size/{arch}-runtime.json"))
+        except OSError:
+            out.append(f"Per crate, {name}: not measured (run `testbeds/bench/size.sh`).")
+            continue
+        built = time.strftime("%Y-%m-%d %H:%M UTC",
+                              time.gmtime(os.path.getmtime(f"{cache}/size/{arch}-all.json")))
+        n, r = full["shipped"], alone["shipped"]
+        out += [f"### Per crate, {name} (`testbeds/bench/size.sh`, {built})", "",
+                f"- Whole binary: **{n:,} B** ({n / 2**20:.2f} MiB); board budget 5 MiB "
+                f"({BOARD_BUDGET:,} B) on aarch64: "
+                + (f"{'met' if n <= BOARD_BUDGET else 'not met'}, {BOARD_BUDGET - n:+,} B." if name == "aarch64" else "n/a."),
+                f"- The OCI runtime alone (`--no-default-features`, no supervisor): **{r:,} B** "
+                f"({r / 2**20:.2f} MiB); goal 3.0 MiB: {'met' if r <= RUNTIME_GOAL else 'not met'} "
+                f"({RUNTIME_GOAL - r:+,} B). The supervisor adds {n - r:,} B.", "",
+                crates.table(full), ""]
+    return "\n".join(out)
 
 
 def size_table():
@@ -532,6 +576,9 @@ runtimes; each runtime has its own bundle directory whose `config.json` differs 
 Goal: davit <= 1.0x crun for `create; start; delete`.
 {verdict(hyper, "hyperfine")}; {verdict(rr, "round-robin")}.
 
+`run; delete -f`, warm, against crun with the same config ("Where the time goes" below):
+{seccomp_headline()}.
+
 ![latency chart](latency.svg)
 
 ### hyperfine ({runs} runs per command after {env['BENCH_WARMUP']} warm-up runs, one invocation)
@@ -598,6 +645,12 @@ runc is a Go binary linked dynamically against libc and libseccomp, so it gets t
 davit is one static binary: its row is everything it needs.
 
 {size_table()}
+
+Each crate's share of the whole binary, from the symbol table of the same build kept unstripped
+(`crates.py`: a symbol counts for the first crate its name names, `core`/`alloc`/`std` skipped, so
+a generic instantiated for a crate's type counts for that crate; C libraries by symbol prefix).
+
+{crate_sections()}
 
 ## 5. Not yet: needs the supervisor/update layer
 

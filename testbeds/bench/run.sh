@@ -8,7 +8,8 @@
 # Knobs: BENCH_RUNS (hyperfine runs per command, default 60), BENCH_WARMUP (5),
 # BENCH_ROUNDS (round-robin rounds, 60), BENCH_COLD_SLEEP (idle seconds before a cold run, 0.2),
 # BENCH_START_ROUNDS (table 2 rounds, 60), BENCH_SETTLE (seconds before a memory sample, 2),
-# BENCH_MEM_APPS (davit's app counts in table 3, "1 10 50"), BENCH_PEER_APPS (the others', 10).
+# BENCH_MEM_APPS (davit's app counts in table 3, "1 10 50"), BENCH_PEER_APPS (the others', 10),
+# BENCH_SIZE (0: skip the cross builds of table 4's per-crate part, reuse the last ones).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../env.sh"   # DAVIT_CACHE, DAVIT_BIN; unsets RUST_BACKTRACE (~1.2 ms per davit run)
@@ -85,6 +86,12 @@ unshare --mount --propagation private "$here/lifecycle.sh" 2>&1 | tee "$work/lif
 echo "bench: start latency and management memory (davit supervise, containerd, podman, docker)"
 unshare --mount --propagation private "$here/supervisor.sh" 2>&1 | tee "$work/supervisor.log"
 kill $sampler 2>/dev/null || true
+# Table 4's per-crate part: the boards' binaries, cross-built (after the timings: it compiles).
+# BENCH_SIZE=0 skips it and reuses the last $DAVIT_CACHE/size/ results.
+if [ "${BENCH_SIZE:-1}" != 0 ]; then
+  echo "bench: binary size per crate (testbeds/bench/size.sh)"
+  "$here/size.sh" 2>&1 | tee "$work/size.log"
+fi
 
 export BENCH_LOAD_END
 BENCH_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
