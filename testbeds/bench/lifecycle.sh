@@ -85,7 +85,9 @@ hyperfine --style basic --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --setup "$
 /usr/bin/python3 "$here/roundrobin.py"
 
 # Where the time goes: `run; delete -f`, warm, with and without the seccomp profile, and davit
-# with its compiled-profile cache emptied before each run (a profile's first start).
+# with its compiled-profile cache emptied before each run (a profile's first start). The first
+# start also cold, with crun cold beside it: davit compiles before its first cgroup.procs write,
+# which then comes ~12 ms after the warming one, late enough to pay the slow write again.
 d="${bin[davit]} --root /run/davit-bench/davit"
 c="${bin[crun]} --root /run/davit-bench/crun"
 hyperfine --style basic --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --setup "$leftovers" \
@@ -100,12 +102,26 @@ hyperfine --style basic --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --setup "$
   --command-name "crun" --prepare "$warm" \
   "$c run --bundle $work/bundle-crun $id && $c delete --force $id" \
   --command-name "crun, no linux.seccomp" --prepare "$warm" \
-  "$c run --bundle $work/bundle-crun-noseccomp $id && $c delete --force $id"
+  "$c run --bundle $work/bundle-crun-noseccomp $id && $c delete --force $id" \
+  --command-name "davit, profile compiled (cache emptied), cold" \
+  --prepare "rm -rf /run/davit-bench/davit/@seccomp; $cold" \
+  "$d run --bundle $work/bundle-davit $id && $d delete --force $id" \
+  --command-name "crun, cold" --prepare "$cold" \
+  "$c run --bundle $work/bundle-crun $id && $c delete --force $id"
 
-# System calls per `run` (all processes of the runtime, strace -f), with the profile cached.
-for rt in "${runtimes[@]}"; do
-  r="${bin[$rt]} --root /run/davit-bench/$rt"
+# System calls per `run` (all processes of the runtime, strace -f): each runtime with the
+# profile (davit's cached), davit's first start of a profile, and davit and crun without one.
+syscalls() { # syscalls NAME RUNTIME BUNDLE
+  local r="${bin[$2]} --root /run/davit-bench/$2"
   # shellcheck disable=SC2086 # $r is the runtime and its --root, split on purpose
-  strace -f -c -o "$work/syscalls-$rt.txt" $r run --bundle "$work/bundle-$rt" $id >/dev/null
+  strace -f -c -o "$work/syscalls-$1.txt" $r run --bundle "$work/$3" $id >/dev/null
+  # shellcheck disable=SC2086
   $r delete --force $id
+}
+for rt in "${runtimes[@]}"; do
+  syscalls "$rt" "$rt" "bundle-$rt"
 done
+rm -rf /run/davit-bench/davit/@seccomp
+syscalls davit-first davit bundle-davit
+syscalls davit-noseccomp davit bundle-davit-noseccomp
+syscalls crun-noseccomp crun bundle-crun-noseccomp
