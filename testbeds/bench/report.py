@@ -127,8 +127,10 @@ def breakdown_section():
               "compile), the slow cgroup write again; cold, where every runtime pays that write, "
               "davit's first start and crun are alike (the cold rows; ratios there to crun, cold).",
               f"- **Without any profile, davit is {bare - crun_bare:+.1f} ms from crun** "
-              f"({bare:.1f} vs {crun_bare:.1f} ms, {bare / crun_bare:.2f}x): the largest "
-              f"remaining cost of davit's own, {(bare - crun_bare) / cached:.0%} of a cached-profile run."]
+              f"({bare:.1f} vs {crun_bare:.1f} ms, {bare / crun_bare:.2f}x)"
+              + (f": the largest remaining cost of davit's own, {(bare - crun_bare) / cached:.0%} of "
+                 "a cached-profile run." if bare > crun_bare else
+                 ": no cost of davit's own is left over crun's at this spread.")]
     rows = (("davit", "davit, profile cached"), ("davit-first", "davit, profile compiled (cache emptied)"),
             ("davit-noseccomp", "davit, no linux.seccomp"), ("crun", "crun"),
             ("crun-noseccomp", "crun, no linux.seccomp"), ("runc", "runc"))
