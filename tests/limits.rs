@@ -14,6 +14,14 @@ fn read(dir: &std::path::Path, file: &str) -> String {
         .to_owned()
 }
 
+/// User plus system time of `pid`, in clock ticks (/proc/PID/stat fields 14 and 15).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    // Fields after the command name start at field 3 (state).
+    fields[14 - 3].parse::<u64>().unwrap() + fields[15 - 3].parse::<u64>().unwrap()
+}
+
 #[test]
 fn memory_pids_and_cpu_limits_are_in_the_cgroup() {
     let b = Bundle::new(&["sleep", "31350"]);
@@ -71,10 +79,12 @@ fn a_fork_bomb_is_held_by_the_pids_limit() {
 
 #[test]
 fn pause_freezes_and_resume_thaws() {
-    let b = Bundle::new(&["sleep", "31352"]);
+    // A shell spinning on a builtin: its CPU time grows while it runs, and only then.
+    let b = Bundle::new(&["sh", "-c", "while :; do :; done; echo 31352"]);
     assert!(b.create(&[]).0);
     b.must(&["start", &b.id]);
     let pid = b.pid();
+    wait_until(10, "the loop to run", || cpu_ticks(pid) > 0);
 
     b.must(&["pause", &b.id]);
     assert_eq!(b.status(), "paused");
@@ -88,11 +98,11 @@ fn pause_freezes_and_resume_thaws() {
         }
     };
     assert!(frozen(true));
-    // A frozen task sits in the refrigerator: the kernel reports it as stopped or in D state
-    // on v1, and it does not run.
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let state = stat.rsplit_once(") ").unwrap().1.chars().next().unwrap();
-    assert!(matches!(state, 'D' | 'S' | 'T'), "state {state}");
+    // Frozen, the loop makes no progress: over a window many clock ticks long, its CPU time
+    // stands still (a running loop gains about one tick per tick).
+    let before = cpu_ticks(pid);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(cpu_ticks(pid), before, "the loop ran while paused");
 
     let out = b.davit(&["pause", &b.id]);
     assert!(!out.status.success());
@@ -101,6 +111,9 @@ fn pause_freezes_and_resume_thaws() {
     b.must(&["resume", &b.id]);
     assert_eq!(b.status(), "running");
     assert!(frozen(false));
+    wait_until(10, "the loop to run again after resume", || {
+        cpu_ticks(pid) > before
+    });
 
     let out = b.davit(&["resume", &b.id]);
     assert!(!out.status.success());
@@ -113,5 +126,5 @@ fn pause_freezes_and_resume_thaws() {
     // A paused container can be killed and deleted.
     b.must(&["pause", &b.id]);
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("sleep 31352");
+    b.assert_nothing_left("echo 31352");
 }

@@ -51,6 +51,25 @@ fn the_default_profile_confines_apps_and_refuses_new_user_namespaces() {
     assert_eq!(cached(), 1);
     b.must(&["delete", "--force", &b.id]);
     b.assert_nothing_left("sleep 31431");
+
+    // The positive control: without the profile the same call succeeds here, so `unshare=1`
+    // above is the profile's doing, not this kernel refusing user namespaces.
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("seccomp");
+        c["process"]["args"] = json!(["sh", "-c", format!("({script}) 2>&1")]);
+    });
+    let open = format!("{}-open", b.id);
+    let out = b.davit(&["run", "--bundle", bundle, &open]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Seccomp:\t0"),
+        "a filter without a profile: {text}"
+    );
+    assert!(
+        text.contains("unshare=0"),
+        "unshare --user fails even without the profile: {text}{}",
+        stderr(&out)
+    );
 }
 
 #[test]
