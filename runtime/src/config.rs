@@ -22,11 +22,7 @@ impl Bundle {
             });
         }
         let path = dir.join("config.json");
-        let bytes = fs::read(&path).map_err(|source| Error::ConfigRead {
-            path: path.clone(),
-            source,
-        })?;
-        let spec = parse(&path, &bytes)?;
+        let spec = parse(&path)?;
         check(&path, dir, &spec)?;
         Ok(Bundle {
             dir: dir.to_owned(),
@@ -48,15 +44,22 @@ impl Bundle {
     }
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<Spec> {
+fn parse(path: &Path) -> Result<Spec> {
     // The same deserializer instantiation as libcontainer's own `Spec::load` (a reader over a
     // file): a second one for these errors alone cost ~300 kB of binary. The field is found
-    // from serde_json's line and column instead (`field_at`).
+    // from serde_json's line and column instead (`field_at`), in the text read again only
+    // then.
     use libcontainer::oci_spec::OciSpecError;
+    let read_error = |source| Error::ConfigRead {
+        path: path.to_owned(),
+        source,
+    };
     match Spec::load(path) {
         Ok(spec) => Ok(spec),
+        Err(OciSpecError::SerDe(e)) if e.is_io() => Err(read_error(e.into())),
         Err(OciSpecError::SerDe(e)) => {
-            let field = field_at(bytes, e.line(), e.column());
+            let text = fs::read(path).unwrap_or_default();
+            let field = field_at(&text, e.line(), e.column());
             let field = if field.is_empty() {
                 "(document)".to_owned()
             } else {
@@ -64,10 +67,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Spec> {
             };
             Err(invalid(path, &field, e.to_string()))
         }
-        Err(OciSpecError::Io(source)) => Err(Error::ConfigRead {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(OciSpecError::Io(source)) => Err(read_error(source)),
         Err(e) => Err(invalid(path, "(document)", e.to_string())),
     }
 }
