@@ -27,6 +27,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    cli::nss::confine_static_lookups();
     let cli = Cli::parse();
     let g = &cli.global;
     let log = match cli::log::Log::init(g.log.as_deref(), g.log_format.as_deref(), g.debug) {

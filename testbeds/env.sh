@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the testbed scripts: where builds and downloads live, outside the clone, so CI
 # reuses them from run to run while a fresh machine builds them from nothing.
 export DAVIT_CACHE="${DAVIT_CACHE:-/var/cache/davit}"

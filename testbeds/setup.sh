@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 
-davit_apt_install setup busybox-static libseccomp-dev libelf-dev zlib1g-dev make pkg-config gcc patch file jq curl runc crun
+davit_apt_install setup busybox-static libseccomp-dev libelf-dev zlib1g-dev make pkg-config gcc patch file jq curl runc crun shellcheck
 # The supervisor's tests: a private bus (dbus-daemon), clients of its API (dbus-send, busctl),
 # callers without privileges (setpriv), apps that speak sd_notify (python3).
 davit_apt_install setup dbus-daemon dbus-bin systemd util-linux python3

@@ -7,6 +7,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 
@@ -265,4 +266,107 @@ fn exec_into_a_paused_container_does_not_keep_resume_or_delete_waiting() {
     let out = output_within(b.cmd(&["delete", "--force", &b.id]), 15, "delete");
     assert!(out.status.success(), "{}", stderr(&out));
     b.assert_nothing_left("sleep 31357");
+}
+
+#[test]
+fn readers_racing_saves_never_see_a_torn_state() {
+    // A save that rewrote state.json in place would let a lockless reader see it empty or
+    // half written. The reader reads the raw file (as a tool beside davit would) and
+    // `davit state` while pause and resume save it over and over. Only a reader that caught
+    // saves in flight proves anything, so it must have seen the state change many times.
+    const SAVES: usize = 200;
+    let b = Bundle::new(&["sleep", "31356"]);
+    assert!(b.create(&[]).0);
+    b.must(&["start", &b.id]);
+    let file = b.root.join(&b.id).join("state.json");
+    let done = AtomicBool::new(false);
+    let (mut reads, mut replaced, mut cli_reads) = (0usize, 0usize, 0usize);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..SAVES {
+                let op = if i % 2 == 0 { "pause" } else { "resume" };
+                let out = b.davit(&[op, &b.id]);
+                if !out.status.success() {
+                    done.store(true, Ordering::Relaxed);
+                    panic!("{op}: {}", stderr(&out));
+                }
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        let mut last = Vec::new();
+        while !done.load(Ordering::Relaxed) {
+            let text = fs::read(&file).unwrap();
+            let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&text);
+            assert!(
+                parsed.is_ok(),
+                "read {reads}: torn state.json ({} bytes): {:?}",
+                text.len(),
+                String::from_utf8_lossy(&text)
+            );
+            reads += 1;
+            if text != last {
+                replaced += 1;
+                last = text;
+            }
+            if reads % 50 == 0 {
+                let s = b.state();
+                assert!(
+                    ["running", "paused"].contains(&s["status"].as_str().unwrap()),
+                    "{s}"
+                );
+                cli_reads += 1;
+            }
+        }
+    });
+    println!(
+        "{reads} raw reads and {cli_reads} `state` calls during {SAVES} saves; \
+         {replaced} saw a new state; none torn"
+    );
+    assert!(
+        replaced >= SAVES / 10,
+        "the reader caught only {replaced} of {SAVES} saves: it did not race them"
+    );
+    b.must(&["delete", "--force", &b.id]);
+    b.assert_nothing_left("sleep 31356");
+}
+
+#[test]
+fn racing_force_deletes_remove_a_running_container_once() {
+    // Two `delete --force` at once (a supervisor's cleanup and a user's): both succeed,
+    // neither hangs, and nothing is left.
+    const ROUNDS: usize = 20;
+    for round in 0..ROUNDS {
+        let b = Bundle::new(&["sleep", "31357"]);
+        assert!(b.create(&[]).0);
+        b.must(&["start", &b.id]);
+        let spawn = || {
+            b.cmd(&["delete", "--force", &b.id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let racers = [spawn(), spawn()];
+        let outs: Vec<_> = racers
+            .into_iter()
+            .map(|c| {
+                assert!(
+                    exits_within(c.id() as i32, 30),
+                    "round {round}: delete --force hangs"
+                );
+                c.wait_with_output().unwrap()
+            })
+            .collect();
+        // As with runc, a forced delete of a container already gone succeeds.
+        for o in &outs {
+            assert!(
+                o.status.success(),
+                "round {round}: a racing delete --force failed: {}",
+                stderr(o)
+            );
+        }
+        b.assert_nothing_left("sleep 31357");
+    }
+    println!("{ROUNDS} rounds of two racing deletes --force: both succeeded, nothing left");
 }

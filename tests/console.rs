@@ -31,6 +31,35 @@ fn receive_fd(listener: &UnixListener) -> OwnedFd {
     panic!("no descriptor received on the console socket");
 }
 
+/// Reads the pty master until `marker` shows up; a read never waits past the deadline, so a
+/// container that prints nothing fails the test instead of hanging it.
+fn read_until(mut pty: std::fs::File, marker: &str, secs: u64) -> String {
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut seen = String::new();
+    let mut buf = [0u8; 512];
+    while !seen.contains(marker) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "no {marker:?} on the pty within {secs} s; got {seen:?}"
+        );
+        let mut pfd = libc::pollfd {
+            fd: pty.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is a valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) } < 1 {
+            continue;
+        }
+        let n = pty.read(&mut buf).expect("read from the pty master");
+        assert!(n > 0, "pty closed early; got {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    seen
+}
+
 #[test]
 fn console_socket_receives_the_pty_master() {
     let b = Bundle::new(&["sh", "-c", "tty; echo console-31370; sleep 31370"]);
@@ -43,14 +72,7 @@ fn console_socket_receives_the_pty_master() {
     let master = receiver.join().unwrap();
     b.must(&["start", &b.id]);
 
-    let mut pty = std::fs::File::from(master);
-    let mut seen = String::new();
-    let mut buf = [0u8; 512];
-    while !seen.contains("console-31370") {
-        let n = pty.read(&mut buf).expect("read from the pty master");
-        assert!(n > 0, "pty closed early; got {seen:?}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let seen = read_until(std::fs::File::from(master), "console-31370", 30);
     // `tty` inside names the pty slave: the container's stdio is the terminal.
     assert!(seen.contains("/dev/pts/"), "{seen:?}");
     b.must(&["delete", "--force", &b.id]);

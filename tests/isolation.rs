@@ -1,11 +1,17 @@
 //! Escape attempts and hardening settings, each judged from the host side.
+//!
+//! The same tests run against runc and crun (`DAVIT_TEST_BIN=/usr/sbin/runc`, and
+//! testbeds/isolation/run.sh, which tabulates all three): a peer's result tells whether a
+//! failure is davit's. Where a peer legitimately behaves otherwise, the test branches on
+//! `runtime()` and says why; no branch lets any runtime escape.
 
 mod common;
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use common::*;
 use serde_json::json;
@@ -18,7 +24,8 @@ fn writable(b: &Bundle) {
 /// Creates and starts the container, waits for its process to exit, and returns what it
 /// wrote to `/out`.
 fn run_to_the_end(b: &Bundle) -> String {
-    assert!(b.create(&[]).0);
+    let (ok, err) = b.create(&[]);
+    assert!(ok, "create: {err}");
     let pid = b.pid();
     b.must(&["start", &b.id]);
     wait_exit(pid, 10);
@@ -62,7 +69,8 @@ fn the_runtime_binary_cannot_be_rewritten_from_a_container() {
     let original = fs::read(&copy).unwrap();
     let mut b = b;
     b.bin = copy.clone();
-    assert!(b.create(&[]).0);
+    let (ok, err) = b.create(&[]);
+    assert!(ok, "create the attacker: {err}");
     b.must(&["start", &b.id]);
 
     let mut a = Bundle::new(&["true"]);
@@ -122,12 +130,166 @@ fn the_runtime_binary_cannot_be_rewritten_from_a_container() {
     b.assert_nothing_left("sleep 31426");
 }
 
-/// The host-side view of a process's working directory and root.
-fn cwd_and_root(pid: i32) -> (PathBuf, PathBuf) {
-    (
-        fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
-        fs::read_link(format!("/proc/{pid}/root")).unwrap(),
-    )
+/// Whether an ELF executable names a program interpreter (PT_INTERP): is dynamically linked.
+fn has_interpreter(path: &Path) -> bool {
+    const PT_INTERP: u32 = 3;
+    let elf = fs::read(path).unwrap();
+    assert_eq!(
+        &elf[..5],
+        b"\x7fELF\x02",
+        "{}: not a 64-bit ELF",
+        path.display()
+    );
+    let le = |at: usize, n: usize| {
+        elf[at..at + n]
+            .iter()
+            .rev()
+            .fold(0usize, |v, b| v << 8 | *b as usize)
+    };
+    let (phoff, phentsize, phnum) = (le(0x20, 8), le(0x36, 2), le(0x38, 2));
+    (0..phnum).any(|i| le(phoff + i * phentsize, 4) == PT_INTERP as usize)
+}
+
+#[test]
+fn a_container_whose_process_is_proc_self_exe_leaves_the_runtime_binary_intact() {
+    // CVE-2019-5736, the other way in: process.args ["/proc/self/exe"] makes the runtime's
+    // init execute its own binary as the container's process.
+    let mut b = Bundle::new(&["/proc/self/exe"]);
+    let copy = binary_copy(b.path());
+    let original = fs::read(&copy).unwrap();
+    b.bin = copy.clone();
+    let (ok, err) = b.create(&[]);
+    assert!(ok, "create: {err}");
+    let pid = b.pid();
+    b.must(&["start", &b.id]);
+    wait_exit(pid, 10);
+    assert!(fs::read(&copy).unwrap() == original, "binary changed");
+    let out = fs::read_to_string(b.path().join("create.out")).unwrap();
+    let err = fs::read_to_string(b.path().join("create.err")).unwrap();
+    // The rootfs is busybox alone: a static runtime (davit's release build) runs there and
+    // prints its usage; a dynamic one (a debug build, Debian's runc) finds no ld.so.
+    if has_interpreter(&copy) {
+        assert!(
+            err.to_lowercase()
+                .contains("exec /proc/self/exe: no such file or directory"),
+            "out: {out} err: {err}"
+        );
+    } else {
+        // (Without a subcommand, a CLI prints its usage as an error, on stderr.)
+        let printed = format!("{out}{err}").to_lowercase();
+        assert!(printed.contains("usage:"), "out: {out} err: {err}");
+    }
+    b.must(&["delete", &b.id]);
+}
+
+/// The CVE-2019-5736 attacker of `runtime exec` (see the script's header).
+const ATTACK_EXE: &str = include_str!("../testbeds/isolation/attack-exe.sh");
+
+#[test]
+fn the_runtime_binary_cannot_be_rewritten_through_an_exec() {
+    // CVE-2019-5736 during `exec`: the container's init watches for a process whose exe is not
+    // busybox (the runtime's process setting up the exec), holds that exe open and, once the
+    // process is gone, reopens it for writing. With default capabilities the exe can only be
+    // opened in a short window (the process is not dumpable until it drops its capabilities),
+    // so a miss proves nothing: a control run checks that the attacker works. With
+    // CAP_SYS_PTRACE the window is always open, and only a read-only binary is left to stop it.
+    for cap in [None, Some("CAP_SYS_PTRACE")] {
+        let mut b = Bundle::new(&["/bin/sh", "/attack.sh"]);
+        writable(&b);
+        let rootfs = b.path().join("rootfs");
+        fs::write(rootfs.join("attack.sh"), ATTACK_EXE).unwrap();
+        fs::set_permissions(rootfs.join("attack.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        // The control: busybox under a name the attacker does not skip (argv[0] picks sleep).
+        fs::create_dir(rootfs.join("ctl")).unwrap();
+        fs::copy(BUSYBOX, rootfs.join("ctl/sleep")).unwrap();
+        if let Some(cap) = cap {
+            b.edit(|c| {
+                for set in ["bounding", "effective", "permitted"] {
+                    c["process"]["capabilities"][set]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!(cap));
+                }
+            });
+        }
+        let copy = binary_copy(b.path());
+        let original = fs::read(&copy).unwrap();
+        b.bin = copy.clone();
+        let (ok, err) = b.create(&[]);
+        assert!(ok, "{cap:?}: create: {err}");
+        b.must(&["start", &b.id]);
+        wait_until(10, "the attacker to start", || {
+            rootfs.join("started").exists()
+        });
+        let found = rootfs.join("found");
+        for _ in 0..20 {
+            let out = output_within(b.cmd(&["exec", &b.id, "/bin/true"]), 20, "exec");
+            assert!(out.status.success(), "{cap:?}: exec: {}", stderr(&out));
+            if found.exists() {
+                break;
+            }
+        }
+        let ctl_before = fs::read(rootfs.join("ctl/sleep")).unwrap();
+        if cap.is_some() {
+            wait_until(10, "the attacker to grab the runtime's exe", || {
+                found.exists()
+            });
+        } else if !found.exists() {
+            let out = output_within(b.cmd(&["exec", &b.id, "/ctl/sleep", "0.5"]), 20, "exec");
+            assert!(out.status.success(), "control exec: {}", stderr(&out));
+        }
+        let result = || fs::read_to_string(rootfs.join("result")).unwrap_or_default();
+        wait_until(30, "the attacker's write attempt", || !result().is_empty());
+        // Read only now: the shell may write what it grabbed after the exec that let it.
+        let grabbed = fs::read_to_string(&found).unwrap();
+        if grabbed.trim_end().ends_with("/ctl/sleep") {
+            assert!(
+                result().starts_with("WRITE-OK")
+                    && fs::read(rootfs.join("ctl/sleep")).unwrap() != ctl_before,
+                "the attacker failed its control, so its miss proves nothing: {}",
+                result()
+            );
+        } else {
+            assert!(
+                result().starts_with("WRITE-FAILED") && result().contains("Read-only file system"),
+                "{cap:?}: grabbed {grabbed}, then: {}",
+                result()
+            );
+        }
+        assert!(
+            fs::read(&copy).unwrap() == original,
+            "{cap:?}: binary changed"
+        );
+        b.must(&["delete", "--force", &b.id]);
+        b.assert_nothing_left("/attack.sh");
+    }
+}
+
+/// Whether `pid`'s working directory lies inside its root, by device and inode: going up with
+/// `..` from the cwd either meets the root or stops at the top of another tree (the host's /).
+/// The host's readlink of /proc/PID/cwd cannot tell: after pivot_root the container's root is
+/// not reachable from the host's, and reads as `/`, so every cwd "starts with" it.
+fn cwd_inside_root(pid: i32) -> bool {
+    let id = |p: &Path| {
+        let m = fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        (m.dev(), m.ino())
+    };
+    let root = id(Path::new(&format!("/proc/{pid}/root")));
+    let mut dir = PathBuf::from(format!("/proc/{pid}/cwd"));
+    let mut here = id(&dir);
+    // The bound only guards against a loop: no real tree is this deep.
+    for _ in 0..4096 {
+        if here == root {
+            return true;
+        }
+        dir.push("..");
+        let up = id(&dir);
+        if up == here {
+            return false;
+        }
+        here = up;
+    }
+    panic!("no top above {}", dir.display());
 }
 
 /// Waits until `pid` runs `program`: `start` and `exec --detach` return once the process is
@@ -148,6 +310,45 @@ fn extra_fds(pid: i32) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that a refused cwd of /proc/self/fd/N was refused for that cwd, in each runtime's
+/// own words: the descriptor is not a directory, is closed, or is a directory outside the root.
+fn assert_cwd_refused(n: u32, exec: bool, err: &str) {
+    let fd = format!("/proc/self/fd/{n}");
+    let reasons: Vec<String> = match runtime() {
+        Runtime::Davit => {
+            let what = if exec { "exec in" } else { "create" };
+            assert!(
+                err.starts_with(&format!("davit: error: {what} container ")),
+                "fd {n}: {err}"
+            );
+            vec![
+                format!("failed to chdir to {fd}: ENOTDIR: Not a directory"),
+                format!("failed to chdir to {fd}: ENOENT: No such file or directory"),
+                "failed to verify if current working directory is safe: ENOENT".into(),
+            ]
+        }
+        // runc makes the cwd at create (mkdir -p, which fails first) and enters it at exec;
+        // its own check (GHSA-xr7r-f8xq-vfvv) reports a breakout.
+        Runtime::Runc if exec => ["not a directory", "no such file or directory"]
+            .iter()
+            .map(|e| format!(r#"chdir to cwd (\"{fd}\") set in config.json failed: {e}"#))
+            .chain(["possible container breakout detected".into()])
+            .collect(),
+        Runtime::Runc => ["not a directory", "no such file or directory"]
+            .iter()
+            .map(|e| format!("mkdir {fd}: {e}"))
+            .chain(["possible container breakout detected".into()])
+            .collect(),
+        // crun refuses every container on a hybrid cgroup host like the one these results
+        // come from, so its words could not be checked: its refusal is all that is asserted.
+        Runtime::Crun => return,
+    };
+    assert!(
+        reasons.iter().any(|r| err.contains(r.as_str())),
+        "fd {n}: refused for another reason than the cwd: {err}"
+    );
+}
+
 #[test]
 fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
     // CVE-2024-21626: process.cwd = /proc/self/fd/<n> names a descriptor the runtime leaked
@@ -158,25 +359,24 @@ fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
         b.edit(|c| c["process"]["cwd"] = json!(cwd));
         let (ok, err) = b.create(&[]);
         if !ok {
-            assert!(err.starts_with("davit: "), "fd {n}: {err}");
+            assert_cwd_refused(n, false, &err);
             b.assert_nothing_left("sleep 31421");
             continue;
         }
         let pid = b.pid();
         b.must(&["start", &b.id]);
         wait_exec(pid, "sleep");
-        let (cwd, root) = cwd_and_root(pid);
         assert!(
-            cwd.starts_with(&root),
-            "fd {n}: cwd {} outside root {}",
-            cwd.display(),
-            root.display()
+            cwd_inside_root(pid),
+            "fd {n}: the container's process runs with its cwd outside its root ({})",
+            fs::read_link(format!("/proc/{pid}/cwd")).unwrap().display()
         );
         b.must(&["delete", "--force", &b.id]);
     }
 
     let b = Bundle::new(&["sleep", "31422"]);
-    assert!(b.create(&[]).0);
+    let (ok, err) = b.create(&[]);
+    assert!(ok, "create: {err}");
     b.must(&["start", &b.id]);
     let pid = b.pid();
     wait_exec(pid, "sleep");
@@ -184,7 +384,8 @@ fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
     for n in 3..=20 {
         let pid_file = b.path().join(format!("exec-{n}.pid"));
         let cwd = format!("/proc/self/fd/{n}");
-        let out = b.davit(&[
+        let err_path = b.path().join(format!("exec-{n}.err"));
+        let mut exec = b.cmd(&[
             "exec",
             "--detach",
             "--cwd",
@@ -195,18 +396,29 @@ fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
             "sleep",
             "31423",
         ]);
-        if !out.status.success() {
-            assert!(
-                stderr(&out).starts_with("davit: "),
-                "fd {n}: {}",
-                stderr(&out)
-            );
+        // Not pipes: a detached process that got in would hold them open for good.
+        exec.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&err_path).unwrap());
+        let mut child = exec.spawn().unwrap();
+        if !exits_within(child.id() as i32, 20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("exec fd {n}: still running after 20 s");
+        }
+        if !child.wait().unwrap().success() {
+            assert_cwd_refused(n, true, &fs::read_to_string(&err_path).unwrap());
             continue;
         }
         let epid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
         wait_exec(epid, "sleep");
-        let (cwd, root) = cwd_and_root(epid);
-        assert!(cwd.starts_with(&root), "exec fd {n}: cwd {}", cwd.display());
+        assert!(
+            cwd_inside_root(epid),
+            "exec fd {n}: the exec'd process runs with its cwd outside the root ({})",
+            fs::read_link(format!("/proc/{epid}/cwd"))
+                .unwrap()
+                .display()
+        );
         assert_eq!(
             extra_fds(epid),
             Vec::<String>::new(),
@@ -223,6 +435,41 @@ fn a_cwd_through_an_inherited_fd_never_leaves_the_container() {
     b.assert_nothing_left("sleep 31423");
 }
 
+#[test]
+fn the_cwd_check_tells_inside_from_outside() {
+    // The control of `cwd_inside_root`, on which the test above relies to see an escape:
+    // processes chrooted into a rootfs, one left with its cwd outside it (chroot(2) does not
+    // move the cwd), the others with their cwd at or under the new root. No runtime involved.
+    let b = Bundle::new(&["true"]);
+    let rootfs = b.path().join("rootfs");
+    for (cwd, inside) in [
+        (b.path(), false),
+        (&*rootfs, true),
+        (&*rootfs.join("tmp"), true),
+    ] {
+        let root = std::ffi::CString::new(rootfs.as_os_str().as_encoded_bytes()).unwrap();
+        let mut cmd = std::process::Command::new("/bin/sleep");
+        cmd.arg("31428").current_dir(cwd);
+        // SAFETY: chroot(2) is async-signal-safe, and the CString outlives the spawn.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                if libc::chroot(root.as_ptr()) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        // spawn returns once the exec is done (or failed): the cwd is in place.
+        let mut child = cmd.spawn().unwrap();
+        let seen = cwd_inside_root(child.id() as i32);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(seen, inside, "cwd {}", cwd.display());
+    }
+}
+
 /// Mount points of the host's (this test process's) mount namespace.
 fn host_mount_points() -> Vec<String> {
     fs::read_to_string("/proc/self/mountinfo")
@@ -235,13 +482,15 @@ fn host_mount_points() -> Vec<String> {
 #[test]
 fn mounts_through_symlinks_land_inside_the_rootfs() {
     // A rootfs whose mount destinations are symlinks to the host's / and /etc: the mounts
-    // must resolve inside the container's root (or create must fail), never on the host.
+    // must resolve inside the container's root, never on the host. Every runtime resolves
+    // them in the rootfs (runc since CVE-2021-30465), so none has a reason to refuse.
     let b = Bundle::new(&["sleep", "31424"]);
     let rootfs = b.path().join("rootfs");
     std::os::unix::fs::symlink("/etc", rootfs.join("etc-link")).unwrap();
     std::os::unix::fs::symlink("/", rootfs.join("rootlink")).unwrap();
     let source = b.path().join("bind-source");
     fs::create_dir(&source).unwrap();
+    fs::write(source.join("marker"), "bind source\n").unwrap();
     let escape = format!("/davit-escape-{}", b.id);
     b.edit(|c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
@@ -261,16 +510,27 @@ fn mounts_through_symlinks_land_inside_the_rootfs() {
         !Path::new(&escape).exists(),
         "{escape} appeared on the host"
     );
-    if ok {
-        b.must(&["start", &b.id]);
-        let out = b.must(&["exec", &b.id, "cat", "/proc/mounts"]);
-        let mounts = stdout(&out);
-        assert!(mounts.contains(" /etc tmpfs "), "{mounts}");
-        assert!(mounts.contains(&format!(" {escape} ")), "{mounts}");
-        b.must(&["delete", "--force", &b.id]);
-    } else {
-        assert!(err.starts_with("davit: "), "{err}");
-    }
+    assert!(ok, "create refused: {err}");
+    b.must(&["start", &b.id]);
+    let out = b.must(&["exec", &b.id, "cat", "/proc/mounts"]);
+    let mounts = stdout(&out);
+    assert!(mounts.contains(" /etc tmpfs "), "{mounts}");
+    assert!(mounts.contains(&format!(" {escape} ")), "{mounts}");
+    // The bind is the source's directory, and the link a link still (the mount went on its
+    // target, not over the link).
+    let probe = format!("cat {escape}/marker; [ -L /etc-link ] && echo still a link");
+    let out = b.must(&["exec", &b.id, "sh", "-c", &probe]);
+    assert_eq!(stdout(&out), "bind source\nstill a link\n");
+    assert_eq!(
+        host_mount_points(),
+        before,
+        "the host's mounts changed after start"
+    );
+    b.must(&["delete", "--force", &b.id]);
+    assert!(
+        !Path::new(&escape).exists(),
+        "{escape} appeared on the host"
+    );
     b.assert_nothing_left("sleep 31424");
 }
 
@@ -300,8 +560,11 @@ fn devices_outside_the_allowlist_cannot_be_opened_even_with_cap_mknod() {
     }
     for (kind, major, minor) in targets {
         let script = format!(
-            "mknod /tmp/node {kind} {major} {minor} 2>/out; head -c 64 /tmp/node 2>>/out | wc -c >>/out; \
-             head -c 64 /dev/listed 2>>/out | wc -c >>/out"
+            "exec >/out 2>&1; mknod /tmp/node {kind} {major} {minor} && echo mknod=ok; \
+             echo listed=$(stat -c '%F %t:%T' /dev/listed); \
+             for n in /tmp/node /dev/listed; do \
+               head -c 64 $n >/tmp/data 2>/tmp/err; echo \"read $n: $(wc -c </tmp/data) $(cat /tmp/err)\"; \
+             done"
         );
         let b = Bundle::new(&["sh", "-c", &script]);
         writable(&b);
@@ -316,16 +579,20 @@ fn devices_outside_the_allowlist_cannot_be_opened_even_with_cap_mknod() {
                 json!([{"path": "/dev/listed", "type": kind, "major": major, "minor": minor}]);
         });
         let out = run_to_the_end(&b);
-        let counts: Vec<&str> = out
-            .lines()
-            .filter(|l| l.trim().parse::<u32>().is_ok())
-            .collect();
-        assert_eq!(counts.len(), 2, "{kind} {major}:{minor}: {out}");
-        assert!(
-            counts.iter().all(|c| c.trim() == "0"),
-            "read {kind} {major}:{minor}: {out}"
-        );
-        assert!(out.contains("Operation not permitted"), "{out}");
+        let what = format!("{kind} {major}:{minor}");
+        // Both nodes must exist, or their refusal would not be the device cgroup's.
+        assert!(out.contains("mknod=ok\n"), "{what}: {out}");
+        let file_type = if kind == "c" {
+            "character special file"
+        } else {
+            "block special file"
+        };
+        let listed = format!("listed={file_type} {major:x}:{minor:x}\n");
+        assert!(out.contains(&listed), "{what}: no {listed:?} in {out}");
+        for node in ["/tmp/node", "/dev/listed"] {
+            let denied = format!("read {node}: 0 head: {node}: Operation not permitted\n");
+            assert!(out.contains(&denied), "{what}: no {denied:?} in {out}");
+        }
         b.must(&["delete", &b.id]);
     }
 }
@@ -368,14 +635,24 @@ fn hardening_settings_are_enforced() {
 
 #[test]
 fn unknown_capabilities_are_refused_at_create() {
-    // runtime-spec: unknown capability names MUST generate an error (runc and crun ignore them).
+    // runtime-spec: unknown capability names MUST generate an error.
     let b = Bundle::new(&["sleep", "31425"]);
     b.edit(|c| {
         c["process"]["capabilities"]["bounding"] = json!(["CAP_CHOWN", "CAP_LAUNCH_MISSILES"])
     });
     let (ok, err) = b.create(&[]);
-    assert!(!ok);
-    assert!(err.contains("CAP_LAUNCH_MISSILES"), "{err}");
+    match runtime() {
+        Runtime::Davit => {
+            assert!(!ok, "create accepted CAP_LAUNCH_MISSILES");
+            assert!(err.contains("CAP_LAUNCH_MISSILES"), "{err}");
+        }
+        // runc and crun ignore the names they do not know, against the spec; the test
+        // records that they still do, so that the table shows the difference.
+        Runtime::Runc | Runtime::Crun => assert!(ok, "refused: {err}"),
+    }
+    if ok {
+        b.must(&["delete", "--force", &b.id]);
+    }
     b.assert_nothing_left("sleep 31425");
 }
 
@@ -405,7 +682,8 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
         c["linux"]["gidMappings"] = map;
     });
     chown_tree(&b.path().join("rootfs"), HOST_ID);
-    assert!(b.create(&[]).0);
+    let (ok, err) = b.create(&[]);
+    assert!(ok, "create: {err}");
     let pid = b.pid();
     b.must(&["start", &b.id]);
     let owned = b.path().join("rootfs/owned");
@@ -414,7 +692,6 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
     });
     // Root inside, an ordinary uid outside: for its own files and for the host's view of it.
     assert_eq!(fs::read_to_string(&owned).unwrap(), "0\n");
-    use std::os::unix::fs::MetadataExt;
     assert_eq!(fs::metadata(&owned).unwrap().uid(), HOST_ID);
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();

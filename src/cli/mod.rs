@@ -7,6 +7,7 @@ mod control;
 mod inspect;
 mod launch;
 pub mod log;
+pub mod nss;
 #[cfg(feature = "supervisor")]
 mod supervise;
 

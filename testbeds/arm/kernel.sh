@@ -9,12 +9,13 @@
 # passes it to the kernel; the armmp kernel has CONFIG_ARCH_VIRT=y and the
 # PL011 UART (ttyAMA0) built in.
 #
-# Version: by default the newest version of the flavour metapackages that the
-# private APT sees for BOTH arches (so both guests run the same kernel); set
-# DAVIT_KERNEL_VERSION to a metapackage version (e.g. 6.1.176-1), or
-# DAVIT_KERNEL_POLICY=candidate for each arch's own newest.
+# Version: the kernel image package pinned for the arch (group "kernel" of
+# testbeds/arm/pins: exact version and sha256).  pins.sh --update pins the
+# newest version of the flavour metapackages available for BOTH arches (so
+# both guests run the same kernel).
 #
 # Usage: testbeds/arm/kernel.sh [arm64|armhf ...]   (default: both)
+# Env:   DAVIT_ARM_PINS (default testbeds/arm/pins), DAVIT_CACHE
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,56 +23,35 @@ set -euo pipefail
 [[ $(id -u) == 0 ]] || die "run as root"
 cache_lock
 host_apt_install binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf gpgv xz-utils
-apt_priv_update
-
-meta_pkg() {
-    case $1 in
-        arm64) echo linux-image-arm64 ;;
-        armhf) echo linux-image-armmp ;;
-    esac
-}
-
-meta_versions() { # ARCH -> versions of the metapackage, one per line
-    apt_priv apt-cache madison "$(meta_pkg "$1"):$1" | awk -F' [|] ' '{ gsub(/ /, "", $2); print $2 }' | sort -u
-}
-
-newest() { # versions on stdin -> newest by dpkg ordering
-    local best="" v
-    while read -r v; do
-        if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
-    done
-    echo "$best"
-}
+pins_list "" "" >/dev/null # the whole pin file parses
 
 ARCHES=("$@")
 ((${#ARCHES[@]})) || ARCHES=(arm64 armhf)
 for i in "${!ARCHES[@]}"; do ARCHES[i]=$(norm_arch "${ARCHES[i]}"); done
 
-if [[ -n ${DAVIT_KERNEL_VERSION:-} ]]; then
-    COMMON=$DAVIT_KERNEL_VERSION
-elif [[ ${DAVIT_KERNEL_POLICY:-common} == common ]]; then
-    COMMON=$(comm -12 <(meta_versions arm64) <(meta_versions armhf) | newest)
-    [[ -n $COMMON ]] || die "no kernel version is available for both arm64 and armhf"
-else
-    COMMON=""
-fi
-
 for arch in "${ARCHES[@]}"; do
-    meta=$(meta_pkg "$arch")
-    mver=${COMMON:-$(meta_versions "$arch" | newest)}
-    # linux-image-arm64 (= V) Depends: linux-image-6.1.0-NN-arm64 (= V)
-    depline=$(apt_priv apt-cache show "$meta:$arch=$mver" | awk -F': ' '/^Depends:/ { print $2; exit }' |
-        tr ',' '\n' | grep -E '^ *linux-image-[0-9]' | head -n1)
-    dep=$(awk '{ print $1 }' <<<"$depline")
-    kver=$(sed -nE 's/.*\(= *([^ )]+)\).*/\1/p' <<<"$depline")
-    [[ -n $dep && -n $kver ]] || die "cannot resolve $meta=$mver for $arch (Depends: $depline)"
+    mapfile -t lines < <(pins_list kernel "$arch")
+    ((${#lines[@]} == 1)) || die "$ARM_PINS must pin exactly one kernel for $arch (has ${#lines[@]})"
+    read -r dep _ <<<"${lines[0]}"
+    pin_read "$dep" "$arch"
+    kver=$PIN_VER
     dest=$ARM_CACHE/kernel/$arch
     stamp=$dest/.source
-    if [[ -f $stamp && $(cat "$stamp") == "$dep $kver" && -f $dest/vmlinuz ]]; then
-        log "$arch kernel: $dep $kver (cached) -> $dest/vmlinuz"
-        continue
+    if [[ -f $stamp && -f $dest/vmlinuz ]]; then
+        src=$(cat "$stamp")
+        if [[ $src == "$dep $kver $PIN_SHA" ]]; then
+            log "$arch kernel: $dep $kver (cached, pinned sha256 ${PIN_SHA:0:16}...) -> $dest/vmlinuz"
+            continue
+        fi
+        if [[ $src == "$dep $kver" ]]; then
+            # Extracted before the pins: same package and version; check the .deb once.
+            fetch_pinned "$dep" "$arch" >/dev/null
+            echo "$dep $kver $PIN_SHA" >"$stamp"
+            log "$arch kernel: $dep $kver (cached; .deb has the pinned sha256) -> $dest/vmlinuz"
+            continue
+        fi
     fi
-    deb=$(fetch_deb "$dep" "$arch" "$kver")
+    deb=$(fetch_pinned "$dep" "$arch")
     log "extracting $(basename "$deb")"
     rm -rf "$dest.new"
     mkdir -p "$dest.new/root"
@@ -89,7 +69,7 @@ for arch in "${ARCHES[@]}"; do
     mv "$dest.new/root/lib/modules" "$dest.new/lib/modules"
     rm -rf "$dest.new/root"
     echo "$release" >"$dest.new/release"
-    echo "$dep $kver" >"$dest.new/.source"
+    echo "$dep $kver $PIN_SHA" >"$dest.new/.source"
     rm -rf "$dest"
     mv "$dest.new" "$dest"
     log "$arch kernel: $dep $kver ($release) -> $dest/vmlinuz ($(file -b "$dest/vmlinuz" | cut -c1-60))"

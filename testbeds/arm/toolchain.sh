@@ -11,54 +11,60 @@
 #    $cache/seccomp/<arch>/;
 #  * busybox-static for arm64/armhf into $cache/busybox/<arch>/.
 #
-# Foreign-arch .debs come from a private APT configuration ($cache/apt); the
-# host's dpkg architectures are not changed.  How each .deb was verified is
-# recorded in $cache/verify.tsv (see fetch_deb in lib.sh).
+# The Debian .debs (all but the host packages) are the ones pinned in
+# testbeds/arm/pins, exact version and sha256 (see pins.sh, fetch_pinned in
+# lib.sh); missing ones come from a private APT configuration ($cache/apt),
+# the host's dpkg architectures are not changed.  The host packages float with
+# the host's apt; their versions are logged.
 #
 # Writes $cache/env.sh (source it before a cross cargo build) and checks the
 # result by building smoke/hello.rs statically for both targets.
 #
 # Usage: testbeds/arm/toolchain.sh [--print-env]
 # Env:   DAVIT_CACHE (default /var/cache/davit; this uses $DAVIT_CACHE/arm)
-#        DAVIT_RUST_VERSION  pin the rustc-web version (default: candidate)
-#        DAVIT_APT_REFRESH=1 force a private apt-get update
-#        DAVIT_REQUIRE_SIGNED=1 refuse .debs not verified by a signed index
+#        DAVIT_ARM_PINS      the pin file (default testbeds/arm/pins)
+#        DAVIT_APT_REFRESH=1 force a private apt-get update (when something is fetched)
+#        DAVIT_ARM_ALLOW_UNSIGNED=1 tolerate a suite without a valid signature
+#                            (dropped from the private APT; see lib.sh)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (apt-get install, $ARM_CACHE)"
 cache_lock
+pins_list "" "" >/dev/null # the whole pin file parses
 
 host_apt_install gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
     qemu-system-arm cpio gzip xz-utils file gpgv binutils gcc libc6-dev pkgconf
 need_cmds aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc qemu-system-aarch64 qemu-system-arm cpio gpgv dpkg-deb
-
-apt_priv_update
+# Not pinned (the host's apt): recorded in the log and in env.sh.
+HOST_PKGS=$(host_versions gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
+    binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf qemu-system-arm)
+log "host packages (host apt, not pinned): $HOST_PKGS"
 
 # --- Rust ------------------------------------------------------------------
-RUST_VER=${DAVIT_RUST_VERSION:-$(priv_candidate rustc-web amd64)}
-[[ -n $RUST_VER ]] || die "rustc-web is not available from the host's Debian suites (needs bookworm-security)"
-RUST_MM=$(sed -E 's/^([0-9]+:)?([0-9]+\.[0-9]+)\..*/\2/' <<<"$RUST_VER")
+# Group "rust" of the pins: rustc-web, libstd-rust-web-X.Y, libstd-rust-web-dev
+# (amd64 arm64 armhf) and the libllvmNN of librustc_driver.
+pin_read rustc-web amd64
+RUST_VER=$PIN_VER
 RUST_DIR=$ARM_CACHE/rust/$RUST_VER
-log "rustc-web $RUST_VER"
+mapfile -t RUST_PINS < <(pins_list rust "")
+LLVM_PKG=$(printf '%s\n' "${RUST_PINS[@]}" | awk '$1 ~ /^libllvm[0-9]+$/ && $2 == "amd64" { print $1; exit }')
+[[ -n $LLVM_PKG ]] || die "no libllvmNN amd64 in the rust group of $ARM_PINS"
+pin_read "$LLVM_PKG" amd64
+LLVM_VER=$PIN_VER
+log "rustc-web $RUST_VER, $LLVM_PKG $LLVM_VER (pinned, $ARM_PINS)"
 
-# libLLVM used by librustc_driver (libstd-rust-web-X.Y depends on libllvmNN).
-LLVM_PKG=$(apt_priv apt-cache show "libstd-rust-web-$RUST_MM:amd64=$RUST_VER" |
-    awk -F': ' '/^Depends:/ { print $2; exit }' | tr ',' '\n' | grep -oE 'libllvm[0-9]+' | head -n1)
-[[ -n $LLVM_PKG ]] || die "cannot find the libllvm dependency of libstd-rust-web-$RUST_MM"
-LLVM_VER=$(priv_candidate "$LLVM_PKG" amd64)
 # libLLVM's own runtime deps are ordinary host libraries: install them normally.
-mapfile -t LLVM_DEPS < <(apt_priv apt-cache show "$LLVM_PKG:amd64=$LLVM_VER" |
-    awk -F': ' '/^Depends:/ { print $2; exit }' | tr ',' '\n' | sed -E 's/\(.*\)//; s/\|.*//; s/:any//; s/[[:space:]]//g' | grep -v '^$')
+LLVM_DEB=$(fetch_pinned "$LLVM_PKG" amd64)
+mapfile -t LLVM_DEPS < <(dpkg-deb -f "$LLVM_DEB" Depends |
+    tr ',' '\n' | sed -E 's/\(.*\)//; s/\|.*//; s/:any//; s/[[:space:]]//g' | grep -v '^$')
 host_apt_install "${LLVM_DEPS[@]}"
 
-for spec in "rustc-web amd64" "libstd-rust-web-$RUST_MM amd64" "libstd-rust-web-dev amd64" \
-    "libstd-rust-web-dev arm64" "libstd-rust-web-dev armhf"; do
-    read -r pkg arch <<<"$spec"
-    unpack_deb "$(fetch_deb "$pkg" "$arch" "$RUST_VER")" "$RUST_DIR"
+for line in "${RUST_PINS[@]}"; do
+    read -r pkg arch _ <<<"$line"
+    unpack_pinned "$pkg" "$arch" "$RUST_DIR"
 done
-unpack_deb "$(fetch_deb "$LLVM_PKG" amd64 "$LLVM_VER")" "$RUST_DIR"
 
 SYSROOT=$RUST_DIR/usr
 RUST_LD_PATH=$SYSROOT/lib/x86_64-linux-gnu
@@ -79,32 +85,34 @@ for tool in rustc rustdoc; do
 LD_LIBRARY_PATH="$RUST_LD_PATH\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$SYSROOT/bin/$tool" "\$@"
 EOF
     chmod +x "$ARM_CACHE/bin/$tool.new"
-    mv "$ARM_CACHE/bin/$tool.new" "$ARM_CACHE/bin/$tool"
+    # Replaced only when it changes: its mtime tells the smoke builds below to rebuild.
+    if cmp -s "$ARM_CACHE/bin/$tool.new" "$ARM_CACHE/bin/$tool"; then
+        rm "$ARM_CACHE/bin/$tool.new"
+    else
+        mv "$ARM_CACHE/bin/$tool.new" "$ARM_CACHE/bin/$tool"
+    fi
 done
 "$ARM_CACHE/bin/rustc" -vV >/dev/null || die "the unpacked rustc does not run"
 
 # --- libseccomp, busybox ---------------------------------------------------
 declare -A SECCOMP_LIB
+# Groups "seccomp" (libseccomp-dev), "bpfdeps" (libelf-dev, zlib1g-dev: libelf.a and
+# libz.a + headers for libbpf, behind libcgroups' cgroup v2 device filter) and
+# "busybox" (busybox-static), each unpacked into $cache/<group>/<arch>/.
 for arch in arm64 armhf; do
-    ver=$(priv_candidate libseccomp-dev "$arch")
-    [[ -n $ver ]] || die "libseccomp-dev:$arch not available"
-    unpack_deb "$(fetch_deb libseccomp-dev "$arch" "$ver")" "$ARM_CACHE/seccomp/$arch"
+    for group in seccomp bpfdeps busybox; do
+        mapfile -t lines < <(pins_list "$group" "$arch")
+        ((${#lines[@]})) || die "no $group pin for $arch in $ARM_PINS"
+        for line in "${lines[@]}"; do
+            read -r pkg _ <<<"$line"
+            unpack_pinned "$pkg" "$arch" "$ARM_CACHE/$group/$arch"
+        done
+    done
     SECCOMP_LIB[$arch]=$ARM_CACHE/seccomp/$arch/usr/lib/$(gnu_triplet "$arch")
     [[ -f ${SECCOMP_LIB[$arch]}/libseccomp.a ]] || die "libseccomp.a missing for $arch"
-
-    # libelf.a and libz.a (+ headers) for libbpf, behind libcgroups' cgroup v2 device filter.
-    for pkg in libelf-dev zlib1g-dev; do
-        ver=$(priv_candidate "$pkg" "$arch")
-        [[ -n $ver ]] || die "$pkg:$arch not available"
-        unpack_deb "$(fetch_deb "$pkg" "$arch" "$ver")" "$ARM_CACHE/bpfdeps/$arch"
-    done
     for lib in libelf.a libz.a; do
         [[ -f $ARM_CACHE/bpfdeps/$arch/usr/lib/$(gnu_triplet "$arch")/$lib ]] || die "$lib missing for $arch"
     done
-
-    ver=$(priv_candidate busybox-static "$arch")
-    [[ -n $ver ]] || die "busybox-static:$arch not available"
-    unpack_deb "$(fetch_deb busybox-static "$arch" "$ver")" "$ARM_CACHE/busybox/$arch"
     [[ -x $ARM_CACHE/busybox/$arch/bin/busybox ]] || die "busybox missing for $arch"
 done
 
@@ -115,6 +123,8 @@ cat >"$ENV.new" <<EOF
 #   . $ENV
 #   cargo build --release --target aarch64-unknown-linux-gnu        # or armv7-unknown-linux-gnueabihf
 # Toolchain: Debian rustc-web $RUST_VER ($LLVM_PKG $LLVM_VER), sysroot $SYSROOT.
+# Pinned .debs: $ARM_PINS (sha256 $(sha256_of "$ARM_PINS")).
+# Host packages (not pinned): $HOST_PKGS
 # RUSTC/RUSTDOC are small wrappers that set LD_LIBRARY_PATH=\$DAVIT_RUSTC_LD_LIBRARY_PATH
 # (librustc_driver, libLLVM) for the compiler only.  Equivalent without wrappers:
 #   RUSTC=$SYSROOT/bin/rustc LD_LIBRARY_PATH=$RUST_LD_PATH
@@ -206,5 +216,5 @@ done
 
 log "rust:     $("$ARM_CACHE/bin/rustc" -V) ($RUST_DIR)"
 log "env:      $ENV"
-log "verified: $VERIFY_LOG"
+log "pins:     $ARM_PINS"
 if [[ ${1:-} == --print-env ]]; then cat "$ENV"; fi

@@ -25,9 +25,10 @@ fi
 # under a tmpfs above: the write would go to the tmpfs and warm nothing.
 cg_mount=""
 for fstype in cgroup cgroup2; do
-  for m in $(awk -v t="$fstype" '$3 == t { print $2 }' /proc/self/mounts); do
+  while read -r _ m t _; do
+    [ "$t" = "$fstype" ] || continue
     case $(stat -f -c %T "$m" 2>/dev/null) in cgroupfs | cgroup2fs) cg_mount=$m && break 2 ;; esac
-  done
+  done </proc/self/mounts
 done
 [ -n "$cg_mount" ] || { echo "bench: no cgroup hierarchy to warm" >&2; exit 1; }
 warm_cg="$cg_mount/davit-bench-warm"

@@ -1,10 +1,11 @@
 #!/bin/sh
-# CVE-2019-5736 class (b) attacker, copied into the container's rootfs by compare.sh and run as
+# CVE-2019-5736 class (b) attacker, copied into the container's rootfs by tests/isolation.rs
+# (the_runtime_binary_cannot_be_rewritten_through_an_exec) and run as
 # the container's init (busybox sh, pid 1). It watches /proc for a process whose exe is not
 # busybox (the runtime's init while `RUNTIME exec` sets up the new process), holds that exe open
 # read-only on fd 3, waits until the process is gone, then reopens the file for writing through
-# /proc/self/fd/3 and appends one byte. The host judges the outcome from the binary's sha256;
-# /found and /result (in the rootfs) only say what the attacker saw.
+# /proc/self/fd/3 and appends one byte. The host judges the outcome from the binary's contents;
+# /found and /result (in the rootfs) say what the attacker saw and tried.
 me=$$
 echo "watching as pid $me" >/started
 while :; do
@@ -47,6 +48,7 @@ while :; do
 		echo "WRITE-FAILED pid=$p exe=$t busy-retries=$i: ${err#sh: }" >/result.tmp
 		mv /result.tmp /result
 		exec 3<&-
+		# shellcheck disable=SC2093 # one attempt only: the loops end here on purpose
 		exec sleep 1000
 	done
 done

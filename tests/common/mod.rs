@@ -19,6 +19,24 @@ pub fn davit_bin() -> String {
     std::env::var("DAVIT_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_davit").to_owned())
 }
 
+/// Which runtime the tests drive: davit, or a peer (`DAVIT_TEST_BIN=/usr/sbin/runc`) given the
+/// same tests so that a peer behaviour is checked against the peer itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Davit,
+    Runc,
+    Crun,
+}
+
+pub fn runtime() -> Runtime {
+    let bin = davit_bin();
+    match Path::new(&bin).file_name().and_then(|n| n.to_str()) {
+        Some(n) if n.starts_with("runc") => Runtime::Runc,
+        Some(n) if n.starts_with("crun") => Runtime::Crun,
+        _ => Runtime::Davit,
+    }
+}
+
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Bundle {
@@ -70,6 +88,8 @@ impl Bundle {
         assert!(out.status.success(), "davit spec: {}", stderr(&out));
         b.edit(|c| {
             c["process"]["args"] = json!(args);
+            // runc's and crun's `spec` ask for a terminal; davit's does not.
+            c["process"]["terminal"] = json!(false);
             c["linux"]["cgroupsPath"] = json!(b.cgroup);
         });
         b
