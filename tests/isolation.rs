@@ -703,3 +703,51 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
     b.must(&["delete", "--force", &b.id]);
     b.assert_nothing_left("sleep 31427");
 }
+
+#[test]
+fn a_read_only_cgroup_mount_cannot_be_written_from_inside() {
+    // The default spec mounts /sys/fs/cgroup "ro". On cgroup v1 that is a tmpfs with one
+    // mount per hierarchy: each of them, and the tmpfs, must be read-only, or the container
+    // can raise its own limits (pids.max) or make cgroups of its own.
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "{ grep ' /sys/fs/cgroup' /proc/self/mountinfo; \
+           for f in /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max; do \
+             [ -e $f ] && { echo 7 > $f && echo WROTE $f; }; done; \
+           mkdir /sys/fs/cgroup/davit-escape && echo MADE dir; \
+           mkdir /sys/fs/cgroup/pids/davit-escape /sys/fs/cgroup/davit-escape2 && echo MADE cgroup; \
+         } >/out 2>&1",
+    ]);
+    writable(&b);
+    let out = run_to_the_end(&b);
+    // mountinfo: field 5 is the mount point, field 6 the per-mount options.
+    let mounts: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|p| p.starts_with("/sys/fs/cgroup"))
+        })
+        .collect();
+    assert!(!mounts.is_empty(), "no cgroup mount inside: {out}");
+    for m in &mounts {
+        // runc 1.1 leaves the tmpfs above the v1 hierarchies writable (a directory made there
+        // is no cgroup); davit remounts it read-only as well.
+        if runtime() != Runtime::Davit && m.contains(" - tmpfs ") {
+            continue;
+        }
+        let opts = m.split(' ').nth(5).unwrap_or("");
+        assert!(
+            opts.split(',').any(|o| o == "ro"),
+            "a writable cgroup mount inside the container: {m}"
+        );
+    }
+    assert!(!out.contains("WROTE"), "{out}");
+    assert!(!out.contains("MADE cgroup"), "{out}");
+    if runtime() == Runtime::Davit {
+        assert!(!out.contains("MADE dir"), "{out}");
+    }
+    assert!(out.contains("Read-only file system"), "{out}");
+    b.must(&["delete", &b.id]);
+}
