@@ -34,8 +34,17 @@ impl Forking {
     /// failure nothing stays behind: no state directory, no cgroup, no process.
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<ProcessId> {
         validate_id(id)?;
+        self.create_from(id, opts, &Bundle::load(&opts.bundle)?)
+    }
+
+    /// [`Forking::create`] with the bundle already read (`run` looks into it first).
+    pub(super) fn create_from(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        bundle: &Bundle,
+    ) -> Result<ProcessId> {
         let root = self.rt.root();
-        let bundle = Bundle::load(&opts.bundle)?;
         // Private to root, as runc's: state names every container's bundle and pid.
         fs::DirBuilder::new()
             .recursive(true)
@@ -80,7 +89,7 @@ impl Forking {
                 Ok(init)
             }
             Err(e) => {
-                discard(&claimed.dir, &bundle, id);
+                discard(&claimed.dir, bundle, id);
                 Err(e)
             }
         }

@@ -15,6 +15,7 @@ mod report;
 mod run;
 pub mod selfexe;
 mod start;
+mod terminal;
 
 pub use create::CreateOptions;
 pub use exec::ExecOptions;

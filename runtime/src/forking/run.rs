@@ -3,7 +3,9 @@ use nix::sys::signal::{self, SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::terminal::ConsoleSocket;
 use super::{CreateOptions, Forking};
+use crate::config::Bundle;
 use crate::error::{Error, Result};
 use crate::process::ProcessId;
 
@@ -17,14 +19,45 @@ impl Forking {
         detach: bool,
         keep: bool,
     ) -> Result<(ProcessId, i32)> {
+        crate::validate_id(id)?;
+        let bundle = Bundle::load(&opts.bundle)?;
         if !detach {
             become_subreaper()?;
         }
+        // In the foreground, a terminal nobody asked to receive is davit's to relay.
+        let wants_terminal = bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+        let console = if !detach && wants_terminal && opts.console_socket.is_none() {
+            Some(ConsoleSocket::bind(self.rt.root())?)
+        } else {
+            None
+        };
         let opts = CreateOptions {
-            foreground: !detach,
+            // libcontainer refuses a console socket unless detached: with davit holding the
+            // terminal, the container is detached from the caller's stdio.
+            foreground: !detach && console.is_none(),
+            console_socket: console
+                .as_ref()
+                .map(|c| c.path().to_owned())
+                .or_else(|| opts.console_socket.clone()),
             ..opts.clone()
         };
-        let init = self.create(id, &opts)?;
+        let init = self.create_from(id, &opts, &bundle)?;
+        let master = match &console {
+            Some(c) => match c.receive() {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    let _ = self.rt.delete(id, true);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        drop(console);
         // Block before start, after create: the container's init was forked with the
         // caller's mask (libcontainer does not reset it), and from start on every signal
         // sent to us must be forwarded, not acted on.
@@ -41,7 +74,10 @@ impl Forking {
         let Some(blocked) = blocked else {
             return Ok((init, 0));
         };
-        let code = blocked.wait_forwarding(Pid::from_raw(init.pid));
+        let code = match master {
+            Some(master) => super::terminal::relay(master, Pid::from_raw(init.pid)),
+            None => blocked.wait_forwarding(Pid::from_raw(init.pid)),
+        };
         drop(blocked);
         if !keep {
             let deleted = self.rt.delete(id, true);
@@ -100,7 +136,7 @@ impl Drop for SignalsBlocked {
 }
 
 /// Reaps every exited child; `Some(code)` once `pid` is among them.
-fn reap(pid: Pid) -> Result<Option<i32>> {
+pub(super) fn reap(pid: Pid) -> Result<Option<i32>> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(Some(code)),
