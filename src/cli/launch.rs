@@ -26,8 +26,34 @@ fn enter_containers(log: &Log, preserve: i32) -> Result<()> {
     {
         keep.push(fd);
     }
-    close_inherited_fds(3 + preserve.max(0), &keep)
+    close_inherited_fds(3 + preserve.max(0) + socket_activation_fds(), &keep)
         .map_err(|e| Error::io("close inherited descriptors", "/proc/self/fd", e))
+}
+
+/// Socket activation, as systemd does it: the LISTEN_FDS descriptors from 3 up are kept, and
+/// libcontainer hands them on (with LISTEN_FDS, and LISTEN_PID=1) as runc does. Variables
+/// meant for another process (LISTEN_PID not ours) are dropped, or the container would be
+/// told of descriptors it does not have, or get whatever davit opened there.
+fn socket_activation_fds() -> i32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+        .filter(|n| *n > 0);
+    match count {
+        Some(n) if ours => n,
+        _ => {
+            for var in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
+                // SAFETY: the command line runs one thread (see `Forking::new`): nothing
+                // reads the environment concurrently.
+                unsafe { std::env::remove_var(var) };
+            }
+            0
+        }
+    }
 }
 
 /// Sends the report of `result` and hands it on.

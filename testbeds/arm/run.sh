@@ -2,14 +2,15 @@
 # The boards, end to end: cross-build (build.sh), then boot each arch with cgroup v2 and with
 # cgroup v1 and run davit's integration tests and its supervisor daemon inside (guest-tests.sh,
 # guest-supervisor.sh), then one more arm64 boot for the daemon's hardware watchdog
-# (watchdog.sh: softdog, SIGSTOP, reboot). Closes with "N passed, M failed" over the five
-# boots; exits non-zero unless all passed.
+# (watchdog.sh: softdog, SIGSTOP, reboot), then the conformance programs this host cannot run
+# on the cgroup v1 boards (conformance.sh --ci, two boots). Closes with "N passed, M failed"
+# over the six steps; exits non-zero unless all passed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../env.sh
 . "$here/../env.sh"
 cache="$DAVIT_CACHE/arm"
-boots=5
+boots=6
 start=$(date +%s)
 "$here/build.sh" || { echo "arm: cross build failed"; echo "0 passed, $boots failed"; exit 1; }
 "$here/kernel.sh" >/dev/null || { echo "arm: kernel fetch failed"; echo "0 passed, $boots failed"; exit 1; }
@@ -40,6 +41,14 @@ else
   fail=$((fail + 1)); verdict=FAIL
 fi
 echo "arm: $verdict arm64 watchdog ($(( $(date +%s) - t0 )) s)"
+t0=$(date +%s)
+if DAVIT_BOOT_LOCK='' "$here/conformance.sh" --ci >"$cache/logs/run-conformance-ci.txt" 2>&1; then
+  pass=$((pass + 1)); verdict=PASS
+else
+  fail=$((fail + 1)); verdict=FAIL
+fi
+grep -e '^arm-conformance: ' -e 'UNEXPECTED' "$cache/logs/run-conformance-ci.txt" | sed 's/^/  /' || true
+echo "arm: $verdict conformance cgroup programs, arm64 + armhf cgroup v1 ($(( $(date +%s) - t0 )) s)"
 echo "arm: testbed wall time $(( $(date +%s) - start )) s"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

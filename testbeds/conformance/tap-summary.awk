@@ -3,7 +3,12 @@
 # Prints one tab-separated line:
 #   ok  not_ok  skip  todo  points  plan_error  reason
 # where plan_error is "-" or "planned N, ran M" and reason is the first
-# failure's description (with the error from its YAML block, if any).
+# failure's description (with the error from its YAML block, if any), then one
+# line per test point and per failure that is not a test point:
+#   pt    N  ok|notok|skip|todo  description [error]   (N: the point's ordinal in the
+#                                output; error: a failed point's YAML "error:", if any)
+#   prog  -  error|bail          text          (an orphan "error:" block, "Bail out!")
+# (run.sh --check matches these against expectations.txt).
 # A program may print several TAP streams (each from "TAP version 13"); the
 # plan is checked per stream.
 #
@@ -23,12 +28,14 @@ function note(r) {
 		reason = substr(trim(r), 1, 200)
 	}
 }
+function clean(s) { gsub(/[\t\r]/, " ", s); return substr(trim(s), 1, 200) }
+function extra(l) { lines[++nlines] = l }
 function endstream() {
 	if (plan >= 0 && plan != spoints && planerr == "-")
 		planerr = "planned " plan " test points, ran " spoints
 	plan = -1; spoints = 0
 }
-BEGIN { ok = 0; notok = 0; skip = 0; todo = 0; plan = -1; points = 0; spoints = 0; planerr = "-"
+BEGIN { nlines = 0; ok = 0; notok = 0; skip = 0; todo = 0; plan = -1; points = 0; spoints = 0; planerr = "-"
 	inyaml = 0; attachable = 0; pending = 0; reason = "" }
 inyaml {
 	if ($0 ~ /^  \.\.\.[ \t]*$/) {
@@ -36,8 +43,11 @@ inyaml {
 		yamlerr = yv["error"]
 		# "exit status 1" says little: add what the runtime printed.
 		if (yamlerr ~ /^exit status/ && yv["stderr"] != "") yamlerr = yamlerr ": " yv["stderr"]
-		if (!yamlattached && yamlerr != "") { notok++; note("(no test point) " yamlerr) }
-		if (pending) { if (yamlerr != "") note(pendingdesc ": " yamlerr); else note(pendingdesc) }
+		if (!yamlattached && yamlerr != "") { notok++; note("(no test point) " yamlerr); extra("prog\t-\terror\t" clean(yamlerr)) }
+		if (pending) {
+			if (yamlerr != "") { note(pendingdesc ": " yamlerr); lines[pendidx] = lines[pendidx] "\t" clean(yamlerr) }
+			else note(pendingdesc)
+		}
 		pending = 0
 		next
 	}
@@ -75,18 +85,23 @@ inyaml {
 	}
 	desc = line
 	sub(/^(not )?ok[ \t]*[0-9]*[ \t]*(-[ \t]*)?/, "", desc)
-	if (directive == "SKIP") { skip++ }
-	else if (directive == "TODO") { todo++ }
-	else if (isnot) { notok++; pending = 1; pendingdesc = desc }
-	else { ok++ }
+	pdesc = desc
+	sub(/[ \t]*#[ \t]*([Ss][Kk][Ii][Pp]|[Tt][Oo][Dd][Oo]).*$/, "", pdesc)
+	if (directive == "SKIP") { skip++; st = "skip" }
+	else if (directive == "TODO") { todo++; st = "todo" }
+	else if (isnot) { notok++; pending = 1; pendingdesc = desc; st = "notok" }
+	else { ok++; st = "ok" }
+	extra("pt\t" points "\t" st "\t" clean(pdesc))
+	pendidx = nlines
 	attachable = 1
 	next
 }
 /^TAP version/ { if (NR > 1) endstream(); next }
 /^1\.\.[0-9]+/ { p = $0; sub(/^1\.\./, "", p); plan = p + 0; next }
-/^Bail out!/ { notok++; note($0); next }
+/^Bail out!/ { notok++; note($0); extra("prog\t-\tbail\t" clean($0)); next }
 END {
 	if (pending) note(pendingdesc)
 	endstream()
 	printf "%d\t%d\t%d\t%d\t%d\t%s\t%s\n", ok, notok, skip, todo, points, planerr, reason
+	for (i = 1; i <= nlines; i++) print lines[i]
 }

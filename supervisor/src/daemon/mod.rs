@@ -296,28 +296,45 @@ pub fn supervise(opts: Options) -> Result<(), DaemonError> {
 }
 
 /// One daemon per state directory: a second one would adopt, restart and stop the first
-/// one's apps behind its back. The lock dies with the process (and its launcher).
+/// one's apps behind its back. The lock dies with the process and its launcher, which shares
+/// it and dies of the daemon's death a moment later: a daemon restarted at once after a
+/// crash (systemd's Restart=) waits that moment out, up to [`LOCK_WAIT`], before refusing.
 fn lock_state_dir(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, DaemonError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
     let path = dir.join("supervise.lock");
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
         .map_err(|e| DaemonError::io(format!("opening {}", path.display()), e))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-        if e == nix::errno::Errno::EWOULDBLOCK {
-            DaemonError::Usage(format!(
-                "another davit supervise is running with state directory {}",
-                dir.display()
-            ))
-        } else {
-            DaemonError::io(format!("locking {}", path.display()), e.into())
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(lock),
+            Err((f, nix::errno::Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                file = f;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(DaemonError::Usage(format!(
+                    "another davit supervise is running with state directory {}",
+                    dir.display()
+                )));
+            }
+            Err((_, e)) => {
+                return Err(DaemonError::io(
+                    format!("locking {}", path.display()),
+                    e.into(),
+                ));
+            }
         }
-    })
+    }
 }
+
+/// How long a starting daemon waits for the state directory's lock (see [`lock_state_dir`]).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 async fn run(
     opts: Options,
