@@ -5,12 +5,9 @@
 mod common;
 
 use std::fs;
-use std::io::{IoSliceMut, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 
 use common::*;
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use serde_json::json;
 
 fn running(b: &Bundle) {
@@ -133,54 +130,6 @@ fn exec_user_sets_uid_and_gid() {
     assert!(uid.split_whitespace().nth(1) == Some("0"), "{uid}");
     b.must(&["delete", "--force", &b.id]);
     b.assert_nothing_left("sleep 31484");
-}
-
-fn receive_fd(listener: &UnixListener) -> OwnedFd {
-    let (conn, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 256];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just installed this descriptor for us.
-            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no descriptor received on the console socket");
-}
-
-/// Reads `pty` until `marker` shows up, each read bounded by poll, failing after `secs`.
-fn read_until(mut pty: fs::File, marker: &str, secs: u64) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    let mut seen = String::new();
-    let mut buf = [0u8; 512];
-    while !seen.contains(marker) {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        assert!(
-            !left.is_zero(),
-            "no {marker:?} on the pty within {secs} s; got {seen:?}"
-        );
-        let mut pfd = libc::pollfd {
-            fd: pty.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is a valid pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) } < 1 {
-            continue;
-        }
-        let n = pty.read(&mut buf).expect("read from the pty master");
-        assert!(n > 0, "pty closed early; got {seen:?}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    seen
 }
 
 #[test]

@@ -381,3 +381,55 @@ pub fn wait_for_handler(pid: i32, sig: i32) {
         })
     });
 }
+
+/// The descriptor a runtime sends on a console socket (the pty master), once it connects.
+pub fn receive_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&conn),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed this descriptor for us.
+            return unsafe { std::os::fd::FromRawFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no descriptor received on the console socket");
+}
+
+/// Reads the pty master until `marker` shows up; a read never waits past the deadline, so a
+/// container that prints nothing fails the test instead of hanging it.
+pub fn read_until(mut pty: std::fs::File, marker: &str, secs: u64) -> String {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut seen = String::new();
+    let mut buf = [0u8; 512];
+    while !seen.contains(marker) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "no {marker:?} on the pty within {secs} s; got {seen:?}"
+        );
+        let mut pfd = libc::pollfd {
+            fd: pty.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is a valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) } < 1 {
+            continue;
+        }
+        let n = pty.read(&mut buf).expect("read from the pty master");
+        assert!(n > 0, "pty closed early; got {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    seen
+}
