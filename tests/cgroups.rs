@@ -220,15 +220,7 @@ struct SubCgroups(Vec<PathBuf>);
 impl Drop for SubCgroups {
     fn drop(&mut self) {
         for d in &self.0 {
-            if let Ok(procs) = fs::read_to_string(d.join("cgroup.procs")) {
-                for p in procs.lines().filter_map(|p| p.parse().ok()) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(p),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                    exits_within(p, 10);
-                }
-            }
+            kill_cgroup_procs(d);
             let _ = fs::remove_dir(d);
         }
     }

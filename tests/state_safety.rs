@@ -16,15 +16,7 @@ fn scrub(b: &Bundle) {
         "memory", "pids", "freezer", "cpu", "cpuacct", "cpuset", "devices", "blkio",
     ] {
         let d = b.cgroup_dir(ctl);
-        if let Ok(procs) = fs::read_to_string(d.join("cgroup.procs")) {
-            for p in procs.lines().filter_map(|p| p.parse().ok()) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-                exits_within(p, 10);
-            }
-        }
+        kill_cgroup_procs(&d);
     }
     for ctl in [
         "memory", "pids", "freezer", "cpu", "cpuacct", "cpuset", "devices", "blkio",

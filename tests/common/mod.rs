@@ -433,3 +433,17 @@ pub fn read_until(mut pty: std::fs::File, marker: &str, secs: u64) -> String {
     }
     seen
 }
+
+/// SIGKILLs every process in cgroup directory `dir` and waits (bounded) for each to exit; a
+/// directory that is gone or unreadable has none.
+pub fn kill_cgroup_procs(dir: &Path) {
+    if let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) {
+        for p in procs.lines().filter_map(|p| p.parse().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            exits_within(p, 10);
+        }
+    }
+}
