@@ -19,6 +19,22 @@ check clippy-runtime-only cargo clippy -p davit --no-default-features --locked -
 mapfile -t scripts < <(find testbeds .ci -type f \( -name '*.sh' -o -path .ci/run \) | sort)
 check "shellcheck (${#scripts[@]} scripts)" shellcheck -x "${scripts[@]}"
 
+# Integration tests find leftover processes by a number in their command line (`sleep 31350`)
+# while other test binaries run beside them: a number two files share lets one test see the
+# other's live process as its own leftover.
+shared_markers() {
+  local n files bad=0
+  for n in $(grep -rhoE '\b3[0-9]{4}\b' tests | sort -u); do
+    files=$(grep -rlE "\b$n\b" tests | sort | tr '\n' ' ')
+    if [ "$(wc -w <<<"$files")" -gt 1 ]; then
+      echo "lint: marker $n is in more than one test file: $files" >&2
+      bad=1
+    fi
+  done
+  return $bad
+}
+check "test markers unique per file" shared_markers
+
 if ((${#failed[@]})); then
   echo "lint: failed: ${failed[*]}" >&2
   exit 1

@@ -95,7 +95,7 @@ fn oom_kill_gives_exit_137_and_the_kernel_counts_the_oom_kill() {
 
 #[test]
 fn a_cpu_quota_throttles_a_busy_loop() {
-    let b = Bundle::new(&["sh", "-c", "while :; do :; done; echo 31461"]);
+    let b = Bundle::new(&["sh", "-c", "while :; do :; done; echo 31441"]);
     b.edit(|c| {
         c["linux"]["resources"] = json!({"cpu": {"quota": 10000, "period": 100000}});
     });
@@ -112,7 +112,7 @@ fn a_cpu_quota_throttles_a_busy_loop() {
     let first = throttled();
     wait_until(30, "throttling to go on", || throttled() > first);
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("echo 31461");
+    b.assert_nothing_left("echo 31441");
 }
 
 /// The host's first whole disk as "major:minor", for a blkio throttle rule.
@@ -141,7 +141,7 @@ fn blkio_limits_land_in_the_cgroup() {
     }
     let (major, minor) = disk.split_once(':').unwrap();
     let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
-    let b = Bundle::new(&["sleep", "31462"]);
+    let b = Bundle::new(&["sleep", "31442"]);
     b.edit(|c| {
         c["linux"]["resources"] = json!({"blockIO": {
             "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
@@ -165,7 +165,7 @@ fn blkio_limits_land_in_the_cgroup() {
         "the init is not in the blkio cgroup: {procs}"
     );
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("sleep 31462");
+    b.assert_nothing_left("sleep 31442");
 }
 
 /// A container in the host's pid namespace whose init (`sleep A`) has a child (`sleep B`)
@@ -182,14 +182,14 @@ fn host_pid_container(a: &str, b_: &str) -> Bundle {
 
 #[test]
 fn kill_all_reaches_what_outlives_the_init_in_the_host_pid_namespace() {
-    let b = host_pid_container("31463", "31464");
+    let b = host_pid_container("31443", "31444");
     let (ok, err) = b.create(&[]);
     assert!(ok, "create: {err}");
     b.must(&["start", &b.id]);
     wait_until(20, "both processes to run", || {
-        processes_running("sleep 31463").len() == 1 && processes_running("sleep 31464").len() == 1
+        processes_running("sleep 31443").len() == 1 && processes_running("sleep 31444").len() == 1
     });
-    let child = processes_running("sleep 31464")[0];
+    let child = processes_running("sleep 31444")[0];
     let init = b.pid();
 
     // A plain kill signals the init alone: its child lives on, in the container's cgroup.
@@ -210,7 +210,8 @@ fn kill_all_reaches_what_outlives_the_init_in_the_host_pid_namespace() {
     assert!(out.status.success(), "kill --all: {}", stderr(&out));
     wait_until(20, "kill --all to kill the child", || !alive(child));
     b.must(&["delete", &b.id]);
-    b.assert_nothing_left("sleep 3146");
+    b.assert_nothing_left("sleep 31443");
+    b.assert_nothing_left("sleep 31444");
 }
 
 /// Sub-cgroups made under a container's own, removed (emptied) when dropped so that a failed
@@ -231,14 +232,14 @@ fn kill_all_reaches_processes_in_a_sub_cgroup() {
     // As a container that manages its own cgroup tree (systemd inside, a nested runtime)
     // leaves it: a process moved into a child cgroup of the container's, in every hierarchy
     // that lists processes.
-    let b = host_pid_container("31465", "31466");
+    let b = host_pid_container("31445", "31446");
     let (ok, err) = b.create(&[]);
     assert!(ok, "create: {err}");
     b.must(&["start", &b.id]);
     wait_until(20, "both processes to run", || {
-        processes_running("sleep 31466").len() == 1
+        processes_running("sleep 31446").len() == 1
     });
-    let child = processes_running("sleep 31466")[0];
+    let child = processes_running("sleep 31446")[0];
     let ctls: &[&str] = if cgroup_v2() {
         &[""]
     } else {
@@ -262,5 +263,6 @@ fn kill_all_reaches_processes_in_a_sub_cgroup() {
         "delete of a container with a sub-cgroup: {}",
         stderr(&out)
     );
-    b.assert_nothing_left("sleep 3146");
+    b.assert_nothing_left("sleep 31445");
+    b.assert_nothing_left("sleep 31446");
 }

@@ -6,7 +6,7 @@ use common::*;
 
 #[test]
 fn version_state_and_features_name_one_spec_version() {
-    let b = Bundle::new(&["sleep", "31370"]);
+    let b = Bundle::new(&["sleep", "31320"]);
     let version = stdout(&b.must(&["--version"]));
     let spec = version
         .lines()

@@ -275,7 +275,7 @@ fn readers_racing_saves_never_see_a_torn_state() {
     // `davit state` while pause and resume save it over and over. Only a reader that caught
     // saves in flight proves anything, so it must have seen the state change many times.
     const SAVES: usize = 200;
-    let b = Bundle::new(&["sleep", "31356"]);
+    let b = Bundle::new(&["sleep", "31358"]);
     assert!(b.create(&[]).0);
     b.must(&["start", &b.id]);
     let file = b.root.join(&b.id).join("state.json");
@@ -327,7 +327,7 @@ fn readers_racing_saves_never_see_a_torn_state() {
         "the reader caught only {replaced} of {SAVES} saves: it did not race them"
     );
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("sleep 31356");
+    b.assert_nothing_left("sleep 31358");
 }
 
 #[test]
@@ -336,7 +336,7 @@ fn racing_force_deletes_remove_a_running_container_once() {
     // neither hangs, and nothing is left.
     const ROUNDS: usize = 20;
     for round in 0..ROUNDS {
-        let b = Bundle::new(&["sleep", "31357"]);
+        let b = Bundle::new(&["sleep", "31359"]);
         assert!(b.create(&[]).0);
         b.must(&["start", &b.id]);
         let spawn = || {
@@ -366,7 +366,7 @@ fn racing_force_deletes_remove_a_running_container_once() {
                 stderr(o)
             );
         }
-        b.assert_nothing_left("sleep 31357");
+        b.assert_nothing_left("sleep 31359");
     }
     println!("{ROUNDS} rounds of two racing deletes --force: both succeeded, nothing left");
 }

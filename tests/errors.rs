@@ -148,7 +148,7 @@ fn delete_refuses_a_live_container_without_force() {
 
 #[test]
 fn unknown_signal() {
-    let b = Bundle::new(&["sleep", "31367"]);
+    let b = Bundle::new(&["sleep", "31346"]);
     assert!(b.create(&[]).0);
     b.must(&["start", &b.id]);
     for sig in ["SIGFOO", "99", "0"] {

@@ -23,7 +23,7 @@ fn a_pid_that_no_longer_names_the_init_is_never_the_container() {
     // Simulates pid reuse: the recorded start time no longer matches the process at that
     // pid. Before, davit trusted the pid alone: `state` said running and `kill` signalled
     // whatever process had the pid.
-    let b = Bundle::new(&["sleep", "31360"]);
+    let b = Bundle::new(&["sleep", "31310"]);
     running(&b);
     let pid = b.pid();
     let init = b.root.join(&b.id).join("init.json");
@@ -39,11 +39,11 @@ fn a_pid_that_no_longer_names_the_init_is_never_the_container() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is stopped"), "{}", stderr(&out));
     assert!(
-        fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.contains("31360")),
+        fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.contains("31310")),
         "kill reached the process behind a pid it no longer owns"
     );
     b.must(&["delete", &b.id]);
-    b.assert_nothing_left("sleep 31360");
+    b.assert_nothing_left("sleep 31310");
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
@@ -156,7 +156,7 @@ fn kill_all_leaves_a_paused_container_paused() {
     assert_eq!(b.status(), "stopped");
     b.must(&["delete", &b.id]);
 
-    let b = Bundle::new(&["sleep", "31362"]);
+    let b = Bundle::new(&["sleep", "31312"]);
     running(&b);
     b.must(&["pause", &b.id]);
     b.must(&["kill", "--all", &b.id, "KILL"]);
@@ -175,7 +175,7 @@ fn kill_all_leaves_a_paused_container_paused() {
 fn the_callers_descriptors_do_not_reach_the_container() {
     // libcontainer's init is a clone of `davit create` and waits for `start` before its
     // exec: a pipe the caller left open stayed open in it until then.
-    let b = Bundle::new(&["sleep", "31361"]);
+    let b = Bundle::new(&["sleep", "31311"]);
     let (r, w) = pipe();
     // Inherited by davit, as a careless caller's descriptor would be.
     nix::fcntl::fcntl(
@@ -204,7 +204,7 @@ fn the_callers_descriptors_do_not_reach_the_container() {
         "expected end-of-file"
     );
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("sleep 31361");
+    b.assert_nothing_left("sleep 31311");
 }
 
 #[test]

@@ -24,7 +24,7 @@ fn cpu_ticks(pid: i32) -> u64 {
 
 #[test]
 fn memory_pids_and_cpu_limits_are_in_the_cgroup() {
-    let b = Bundle::new(&["sleep", "31350"]);
+    let b = Bundle::new(&["sleep", "31300"]);
     b.edit(|c| {
         c["linux"]["resources"] = json!({
             "memory": {"limit": 33554432},
@@ -55,12 +55,12 @@ fn memory_pids_and_cpu_limits_are_in_the_cgroup() {
     let procs = read(&b.cgroup_dir("pids"), "cgroup.procs");
     assert!(procs.lines().any(|p| p == pid.to_string()), "{procs}");
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("sleep 31350");
+    b.assert_nothing_left("sleep 31300");
 }
 
 #[test]
 fn a_fork_bomb_is_held_by_the_pids_limit() {
-    let b = Bundle::new(&["sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 31351"]);
+    let b = Bundle::new(&["sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 31301"]);
     b.edit(|c| c["linux"]["resources"] = json!({"pids": {"limit": 12}}));
     let (ok, err) = b.create(&[]);
     assert!(ok, "create: {err}");
@@ -80,7 +80,7 @@ fn a_fork_bomb_is_held_by_the_pids_limit() {
 #[test]
 fn pause_freezes_and_resume_thaws() {
     // A shell spinning on a builtin: its CPU time grows while it runs, and only then.
-    let b = Bundle::new(&["sh", "-c", "while :; do :; done; echo 31352"]);
+    let b = Bundle::new(&["sh", "-c", "while :; do :; done; echo 31302"]);
     assert!(b.create(&[]).0);
     b.must(&["start", &b.id]);
     let pid = b.pid();
@@ -126,5 +126,5 @@ fn pause_freezes_and_resume_thaws() {
     // A paused container can be killed and deleted.
     b.must(&["pause", &b.id]);
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("echo 31352");
+    b.assert_nothing_left("echo 31302");
 }

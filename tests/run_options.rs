@@ -15,7 +15,7 @@ use common::*;
 
 #[test]
 fn run_keep_leaves_the_stopped_container_for_a_plain_delete() {
-    let b = Bundle::new(&["sh", "-c", "exit 3"]);
+    let b = Bundle::new(&["sh", "-c", "exit 3", "keep-31514"]);
     let bundle = b.path().to_str().unwrap();
     let out = output_within(
         b.cmd(&["run", "--keep", "--bundle", bundle, &b.id]),
@@ -31,14 +31,14 @@ fn run_keep_leaves_the_stopped_container_for_a_plain_delete() {
         "--keep must keep the container's cgroup until delete"
     );
     b.must(&["delete", &b.id]);
-    b.assert_nothing_left("exit 3");
+    b.assert_nothing_left("keep-31514");
 
     // Without --keep the same run leaves nothing to delete.
     let out = output_within(b.cmd(&["run", "--bundle", bundle, &b.id]), 60, "run");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let out = b.davit(&["state", &b.id]);
     assert!(!out.status.success(), "run without --keep left a container");
-    b.assert_nothing_left("exit 3");
+    b.assert_nothing_left("keep-31514");
 }
 
 /// The pivot_root and chroot calls of `run FLAGS` of a container that exits at once, as
@@ -288,5 +288,6 @@ fn a_relative_pid_file_is_relative_to_the_callers_cwd() {
         fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x0031513\x00")
     });
     b.must(&["delete", "--force", &b.id]);
-    b.assert_nothing_left("sleep 3151");
+    b.assert_nothing_left("sleep 31512");
+    b.assert_nothing_left("sleep 31513");
 }
