@@ -24,6 +24,7 @@ impl Bundle {
         let path = dir.join("config.json");
         let spec = parse(&path)?;
         check(&path, dir, &spec)?;
+        warn_unknown_capabilities(&path);
         Ok(Bundle {
             dir: dir.to_owned(),
             spec,
@@ -208,6 +209,38 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Logs each capability name the config asks for that davit does not know. runtime-spec 1.1
+/// wants a warning and no failure (runc's "ignoring unknown or unavailable capabilities");
+/// the set itself was read without them (oci-spec patch 0002).
+fn warn_unknown_capabilities(path: &Path) {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<Process>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        capabilities: Option<std::collections::BTreeMap<String, Option<Vec<String>>>>,
+    }
+    let Ok(text) = fs::read(path) else { return };
+    let Ok(Config {
+        process: Some(Process {
+            capabilities: Some(sets),
+        }),
+    }) = serde_json::from_slice(&text)
+    else {
+        return;
+    };
+    for (set, names) in &sets {
+        let names = names.iter().flatten().map(String::as_str);
+        for name in libcontainer::oci_spec::runtime::unknown_capability_names(names) {
+            tracing::warn!(
+                "{}: process.capabilities.{set}: unknown capability {name:?} ignored",
+                path.display()
+            );
+        }
+    }
+}
+
 pub(crate) fn apparmor_enabled() -> bool {
     fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.starts_with('Y'))
 }
@@ -312,6 +345,18 @@ mod tests {
         let (_d, r) = bundle_with(&v.to_string());
         let m = message(r);
         assert!(m.contains("config.json: process.args: invalid type"), "{m}");
+    }
+
+    #[test]
+    fn an_unknown_capability_is_left_out_not_refused() {
+        let mut c = valid();
+        c["process"]["capabilities"]["bounding"] =
+            serde_json::json!(["CAP_CHOWN", "CAP_LAUNCH_MISSILES"]);
+        let (_dir, r) = bundle_with(&c.to_string());
+        let b = r.unwrap();
+        let caps = b.spec.process().as_ref().unwrap().capabilities().clone();
+        let bounding = caps.unwrap().bounding().clone().unwrap();
+        assert_eq!(bounding.len(), 1, "{bounding:?}");
     }
 
     #[test]
