@@ -747,6 +747,58 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
 }
 
 #[test]
+fn a_user_namespace_container_gets_bind_sources_its_root_could_not_reach() {
+    // The sources sit under a directory only the host's root may search (mode 000): the
+    // container's root, uid 100000 on the host, could not open them, so the runtime opens
+    // them on the host's side before the container enters its user namespace (runc's and
+    // crun's mount fds). One source is reached through a symlink.
+    const HOST_ID: u32 = 100_000;
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /from-host/content /via-link/content > /out 2>&1; \
+         touch /from-host/written 2>>/out; true",
+    ]);
+    writable(&b);
+    let locked = b.path().join("locked-31429");
+    fs::create_dir_all(locked.join("m")).unwrap();
+    fs::write(locked.join("m/content"), "from-host-31429\n").unwrap();
+    std::os::unix::fs::symlink(locked.join("m"), locked.join("s")).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+        c["mounts"].as_array_mut().unwrap().extend([
+            json!({"destination": "/from-host", "type": "bind",
+                   "source": locked.join("m"), "options": ["bind", "ro"]}),
+            json!({"destination": "/via-link", "type": "bind",
+                   "source": locked.join("s"), "options": ["rbind", "ro"]}),
+        ]);
+    });
+    chown_tree(&b.path().join("rootfs"), HOST_ID);
+    let out = run_to_the_end(&b);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("from-host-31429"), "{out}");
+    assert_eq!(lines.next(), Some("from-host-31429"), "{out}");
+    // Still read-only, as the config says.
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.contains("Read-only file system")),
+        "{out}"
+    );
+    assert!(!locked.join("m/written").exists());
+    b.must(&["delete", &b.id]);
+    b.assert_nothing_left("from-host-31429");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
 fn a_read_only_cgroup_mount_cannot_be_written_from_inside() {
     // The default spec mounts /sys/fs/cgroup "ro". On cgroup v1 that is a tmpfs with one
     // mount per hierarchy: each of them, and the tmpfs, must be read-only, or the container
