@@ -698,6 +698,21 @@ fn unknown_capabilities_are_ignored_with_a_warning() {
     b.assert_nothing_left("sleep 31425");
 }
 
+/// Gives the container a user namespace that maps its ids 0-65535 to `host_id` and up, and
+/// hands the rootfs to `host_id`.
+fn in_a_user_namespace(b: &Bundle, host_id: u32) {
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": host_id, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    chown_tree(&b.path().join("rootfs"), host_id);
+}
+
 /// `chown -R` without following symlinks: the documented step that hands a rootfs to the
 /// host uid that a user namespace maps root to.
 fn chown_tree(path: &Path, id: u32) {
@@ -714,16 +729,7 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
     const HOST_ID: u32 = 100_000;
     let b = Bundle::new(&["sh", "-c", "id -u > /owned; exec sleep 31427"]);
     writable(&b);
-    b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
-        c["linux"]["uidMappings"] = map.clone();
-        c["linux"]["gidMappings"] = map;
-    });
-    chown_tree(&b.path().join("rootfs"), HOST_ID);
+    in_a_user_namespace(&b, HOST_ID);
     let (ok, err) = b.create(&[]);
     assert!(ok, "create: {err}");
     let pid = b.pid();
@@ -765,14 +771,8 @@ fn a_user_namespace_container_gets_bind_sources_its_root_could_not_reach() {
     fs::write(locked.join("m/content"), "from-host-31429\n").unwrap();
     std::os::unix::fs::symlink(locked.join("m"), locked.join("s")).unwrap();
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    in_a_user_namespace(&b, HOST_ID);
     b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
-        c["linux"]["uidMappings"] = map.clone();
-        c["linux"]["gidMappings"] = map;
         c["mounts"].as_array_mut().unwrap().extend([
             json!({"destination": "/from-host", "type": "bind",
                    "source": locked.join("m"), "options": ["bind", "ro"]}),
@@ -780,7 +780,6 @@ fn a_user_namespace_container_gets_bind_sources_its_root_could_not_reach() {
                    "source": locked.join("s"), "options": ["rbind", "ro"]}),
         ]);
     });
-    chown_tree(&b.path().join("rootfs"), HOST_ID);
     let out = run_to_the_end(&b);
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("from-host-31429"), "{out}");

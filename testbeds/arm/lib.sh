@@ -21,6 +21,8 @@ PRIV_ARCHES=(amd64 arm64 armhf)
 
 log() { printf '[arm-testbed] %s\n' "$*" >&2; }
 die() { printf '[arm-testbed] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../debian.sh
+. "$ARM_TB_DIR/../debian.sh"
 
 # Serialize the scripts that write the shared cache (toolchain.sh, kernel.sh).
 cache_lock() {
@@ -80,43 +82,7 @@ host_debian_sources() {
 }
 
 host_debian_sources_raw() {
-    local f
-    shopt -s nullglob
-    for f in /etc/apt/sources.list.d/*.sources; do
-        awk 'BEGIN { RS = ""; FS = "\n" }
-        {
-            types = ""; uris = ""; suites = ""; comps = ""; key = ""; enabled = "yes"
-            for (i = 1; i <= NF; i++) {
-                line = $i
-                if (line ~ /^#/) continue
-                split(line, kv, ":"); k = tolower(kv[1]); v = line; sub(/^[^:]*:[ \t]*/, "", v)
-                if (k == "types") types = v
-                else if (k == "uris") uris = v
-                else if (k == "suites") suites = v
-                else if (k == "components") comps = v
-                else if (k == "signed-by") key = v
-                else if (k == "enabled") enabled = tolower(v)
-            }
-            if (enabled == "no" || types !~ /(^|[ \t])deb([ \t]|$)/) next
-            nu = split(uris, U, /[ \t]+/); ns = split(suites, S, /[ \t]+/)
-            for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++)
-                if (U[a] ~ /\/debian(-security)?\/?$/) printf "%s\t%s\t%s\t%s\n", U[a], S[b], comps, key
-        }' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -f $f ]] || continue
-        awk '$1 == "deb" {
-            key = ""; i = 2
-            if ($2 ~ /^\[/) {
-                while (i <= NF) { if ($i ~ /^signed-by=/) { key = $i; sub(/^signed-by=/, "", key); sub(/\]$/, "", key) }
-                                  if ($i ~ /\]$/) { i++; break } ; i++ }
-            }
-            uri = $i; suite = $(i + 1); comps = ""
-            for (j = i + 2; j <= NF; j++) comps = comps (comps == "" ? "" : " ") $j
-            if (uri ~ /\/debian(-security)?\/?$/) printf "%s\t%s\t%s\t%s\n", uri, suite, comps, key
-        }' "$f"
-    done
-    shopt -u nullglob
+    apt_sources | awk -F'\t' -v OFS='\t' '$1 == "deb" && $2 ~ /\/debian(-security)?\/?$/ { print $2, $3, $4, $5 }'
 }
 
 # Write the private sources: one stanza per (URI, suite), all PRIV_ARCHES

@@ -60,7 +60,8 @@ usage: $0 [options] [RUNTIME_PATH]
   --setup          install and build only
   --build-arm ARCH cross-build the suite for a board (arm64, armhf); prints its directory
   --from-guest LOG judge a board's serial log (testbeds/arm/guest-conformance.sh)
-  --print-mirror DIR  the Debian archive derived from the apt tree DIR (e.g. /etc/apt)
+  --print-mirror DIR  the Debian archives derived from the apt tree DIR (e.g. /etc/apt), in
+                   the order fetching tries them
   --racy-list      the programs with racy:/flaky: expectations
   --list           print the program names and exit
   -h, --help
@@ -70,121 +71,14 @@ EOF
 
 log() { printf '%s\n' "conformance: $*" >&2; }
 die() { log "error: $*"; exit 2; }
-
-# ---------------------------------------------------------------- install ---
-install_packages() {
-	local missing=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-	done
-	((${#missing[@]} == 0)) && return 0
-	log "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+# shellcheck source-path=SCRIPTDIR source=../debian.sh
+. "$HERE/../debian.sh"
 
 # --------------------------------------------------------------- download ---
-# debian_mirror ETC_APT: "URI<TAB>KEYRING" of the first Debian archive (not security) in the
-# apt sources under ETC_APT (normally /etc/apt): deb822 sources.list.d/*.sources and one-line
-# sources.list and sources.list.d/*.list alike, disabled stanzas and comments skipped. An entry
-# is Debian's when its URI path ends in /debian (deb.debian.org, a mirror, a proxy such as
-# http://proxy:3142/debian). KEYRING is its Signed-By/[signed-by=] file or empty. With no
-# Debian entry (an Ubuntu host, an empty list) it prints the fallback, deb.debian.org.
-debian_mirror() {
-	local etc=$1 f found=""
-	local -a files=()
-	shopt -s nullglob
-	files=("$etc"/sources.list.d/*.sources)
-	for f in "${files[@]}"; do
-		found=$(awk 'BEGIN { RS = ""; FS = "\n" }
-		{
-			types = ""; uris = ""; key = ""; enabled = "yes"
-			for (i = 1; i <= NF; i++) {
-				line = $i
-				if (line ~ /^[ \t]*#/) continue
-				k = line; sub(/:.*/, "", k); k = tolower(k)
-				v = line; sub(/^[^:]*:[ \t]*/, "", v); sub(/[ \t]+$/, "", v)
-				if (k == "types") types = v
-				else if (k == "uris") uris = v
-				else if (k == "signed-by") key = v
-				else if (k == "enabled") enabled = tolower(v)
-			}
-			if (enabled == "no" || types !~ /(^|[ \t])deb(-src)?([ \t]|$)/) next
-			n = split(uris, U, /[ \t]+/)
-			for (a = 1; a <= n; a++)
-				if (U[a] ~ /\/debian\/?$/) { sub(/\/$/, "", U[a]); print U[a] "\t" (key ~ /^\// ? key : ""); exit }
-		}' "$f")
-		[[ -n $found ]] && break
-	done
-	if [[ -z $found ]]; then
-		files=()
-		[[ -f $etc/sources.list ]] && files+=("$etc/sources.list")
-		files+=("$etc"/sources.list.d/*.list)
-		for f in "${files[@]}"; do
-			found=$(awk '$1 == "deb" || $1 == "deb-src" {
-				key = ""; i = 2
-				if ($2 ~ /^\[/) {
-					while (i <= NF) {
-						if ($i ~ /signed-by=/) { key = $i; sub(/.*signed-by=/, "", key); sub(/\]$/, "", key) }
-						if ($i ~ /\]$/) { i++; break }
-						i++
-					}
-				}
-				uri = $i
-				if (uri ~ /\/debian\/?$/) { sub(/\/$/, "", uri); print uri "\t" key; exit }
-			}' "$f")
-			[[ -n $found ]] && break
-		done
-	fi
-	shopt -u nullglob
-	if [[ -z $found ]]; then
-		found=$'http://deb.debian.org/debian\t'
-	fi
-	printf '%s\n' "$found"
-}
 
-# apt-get source with a private source list and private list/cache dirs, so
-# the host's apt configuration and lists are never touched: nothing to restore.
+# The pinned source package (testbeds/debian.sh: private apt state, every mirror).
 fetch_orig() {
-	local dl="$CACHE/download" apt="$CACHE/download/apt"
-	if [[ -f "$dl/$ORIG" ]] && echo "$ORIG_SHA256  $dl/$ORIG" | sha256sum -c --status; then
-		return 0
-	fi
-	log "fetching $ORIG ($SRC_SUITE source package)"
-	local uri keyring
-	IFS=$'\t' read -r uri keyring < <(debian_mirror "${DAVIT_APT_ETC:-/etc/apt}")
-	if [[ -z $keyring && -r /usr/share/keyrings/debian-archive-keyring.gpg ]]; then
-		keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-	fi
-	log "Debian archive: $uri${keyring:+ (keyring $keyring)}"
-	rm -rf "$apt"
-	mkdir -p "$apt/lists/partial" "$apt/sources.list.d"
-	: >"$apt/sources.list"
-	{
-		echo "Types: deb-src"
-		echo "URIs: $uri"
-		echo "Suites: $SRC_SUITE"
-		echo "Components: main"
-		if [[ -n $keyring ]]; then
-			echo "Signed-By: $keyring"
-		elif [[ ! -d /etc/apt/trusted.gpg.d ]] || ! ls /etc/apt/trusted.gpg.d/debian-archive-* >/dev/null 2>&1; then
-			# No Debian key on this host (Ubuntu without debian-archive-keyring): the index is
-			# unauthenticated, but the tarball is pinned by its sha256 below.
-			log "no Debian archive key: index unauthenticated, the tarball is checked by sha256"
-			echo "Trusted: yes"
-		fi
-	} >"$apt/sources.list.d/$SRC_SUITE-src.sources"
-	local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=$apt/sources.list.d"
-		-o "Dir::State::Lists=$apt/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
-		-o APT::Sandbox::User=root -o Acquire::Languages=none)
-	apt-get "${opts[@]}" update -qq >&2
-	# The .dsc may 404 on some mirrors; the orig tarball is all we need.
-	(cd "$dl" && apt-get "${opts[@]}" source -qq --download-only "$SRC_PKG=$SRC_DEB_VER" >&2) || true
-	rm -rf "$apt"
-	[[ -f "$dl/$ORIG" ]] || die "download of $ORIG failed"
-	echo "$ORIG_SHA256  $dl/$ORIG" | sha256sum -c --status || die "$ORIG: sha256 mismatch"
-	rm -f "$SUITE/.unpacked"
+	fetch_debian_orig "$SRC_PKG" "$SRC_DEB_VER" "$SRC_SUITE" "$ORIG" "$ORIG_SHA256" "$CACHE/download" "$SUITE/.unpacked"
 }
 
 # ------------------------------------------------------------------ build ---
@@ -520,9 +414,6 @@ judge() {
 }
 
 # -------------------------------------------------------------------- run ---
-hybrid_cgroups() {
-	[[ "$(findmnt -n -o FSTYPE /sys/fs/cgroup/unified 2>/dev/null)" == cgroup2 ]]
-}
 
 # The prefix that runs a command in a private mount namespace (some tests leak
 # proc/sys/dev mounts otherwise), optionally with cgroup2 hidden for runtimes
@@ -556,10 +447,6 @@ cleanup_containers() {
 # cgrouptest / testdir paths, only those that appeared since the snapshot taken
 # at the start of the run. Processes left in them (a container the runtime
 # could not delete) are killed, then the directories are removed.
-cgroup_dirs() {
-	find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | LC_ALL=C sort
-}
-
 suite_cgroups() {
 	local d
 	cgroup_dirs | LC_ALL=C comm -13 "$1" - | LC_ALL=C sort -r | while read -r d; do
@@ -831,17 +718,6 @@ stderr_reason() {
 		sed 's/|/: /g' | cut -c1-220
 }
 
-resolve_runtime() {
-	local r=$1
-	if [[ $r != */* ]]; then r=$(command -v "$r" 2>/dev/null) || return 1; fi
-	[[ -x $r && -f $r ]] || return 1
-	realpath -s "$r"
-}
-
-runtime_version() {
-	"$1" --version 2>/dev/null | head -1 || true
-}
-
 # ---------------------------------------------------------------- results ---
 write_results() {
 	local out="$HERE/RESULTS.md" names=(davit runc crun) n p cell
@@ -961,7 +837,7 @@ done
 
 # Modes that read files only.
 case $MODE in
-mirror) debian_mirror "$MIRROR_DIR"; exit 0 ;;
+mirror) debian_mirrors "$MIRROR_DIR"; exit 0 ;;
 racy)
 	load_expectations
 	for i in "${!E_PROG[@]}"; do

@@ -19,7 +19,7 @@ check() { # NAME WANT GOT
 
 # --------------------------------------------------------------- mirror ---
 etc() { rm -rf "${t:?}/etc"; mkdir -p "$t/etc/sources.list.d"; }
-mirror() { "$run" --print-mirror "$t/etc" | tr '\t' ' '; }
+mirror() { "$run" --print-mirror "$t/etc" | head -1 | tr '\t' ' '; }
 
 etc # Debian 12 default: deb822 debian.sources, security stanza second
 cat >"$t/etc/sources.list.d/debian.sources" <<'EOF'
@@ -69,13 +69,20 @@ etc # one-line *.list in sources.list.d, no sources.list
 echo 'deb http://mirror.example.net/debian bookworm main' >"$t/etc/sources.list.d/mirror.list"
 check "one-line sources.list.d/*.list" "http://mirror.example.net/debian " "$(mirror)"
 
+etc # several mirrors: each once, in order, then the fallback (fetching tries them in turn)
+printf '%s\n' 'deb http://a.example.org/debian bookworm main' 'deb-src http://b.example.org/debian/ bookworm main' \
+  'deb http://a.example.org/debian/ bookworm-updates main' >"$t/etc/sources.list"
+check "several mirrors, in order, once each" \
+  "http://a.example.org/debian |http://b.example.org/debian |http://deb.debian.org/debian /usr/share/keyrings/debian-archive-keyring.gpg" \
+  "$("$run" --print-mirror "$t/etc" | tr '\t' ' ' | paste -sd'|')"
+
 etc # Ubuntu: no Debian archive at all (deb822 ubuntu.sources)
 printf 'Types: deb\nURIs: http://archive.ubuntu.com/ubuntu\nSuites: noble\nComponents: main\n' \
   >"$t/etc/sources.list.d/ubuntu.sources"
-check "Ubuntu: falls back to deb.debian.org" "http://deb.debian.org/debian " "$(mirror)"
+check "Ubuntu: falls back to deb.debian.org" "http://deb.debian.org/debian /usr/share/keyrings/debian-archive-keyring.gpg" "$(mirror)"
 
 etc # nothing at all
-check "no sources: falls back to deb.debian.org" "http://deb.debian.org/debian " "$(mirror)"
+check "no sources: falls back to deb.debian.org" "http://deb.debian.org/debian /usr/share/keyrings/debian-archive-keyring.gpg" "$(mirror)"
 
 # ---------------------------------------------------------------- check ---
 # A fake board log: facts, then per program and try the tap-summary.awk output of a TAP text.

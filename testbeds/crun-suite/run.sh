@@ -65,107 +65,14 @@ die() {
 	log "error: $*"
 	exit 2
 }
-
-# ---------------------------------------------------------------- install ---
-install_packages() {
-	local missing=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-	done
-	((${#missing[@]} == 0)) && return 0
-	log "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+# shellcheck source-path=SCRIPTDIR source=../debian.sh
+. "$HERE/../debian.sh"
 
 # --------------------------------------------------------------- download ---
-# Prints "URI<TAB>SIGNED-BY" for every Debian main archive (URI path ending in
-# /debian) of the host's apt sources, deb822 (*.sources) and one-line
-# (sources.list, *.list) formats alike (the logic of testbeds/arm/lib.sh), then
-# deb.debian.org as the fallback.
-debian_mirrors() {
-	local f
-	shopt -s nullglob
-	for f in /etc/apt/sources.list.d/*.sources; do
-		awk 'BEGIN { RS = ""; FS = "\n" }
-		{
-			types = ""; uris = ""; key = ""; enabled = "yes"
-			for (i = 1; i <= NF; i++) {
-				line = $i
-				if (line ~ /^#/) continue
-				split(line, kv, ":"); k = tolower(kv[1]); v = line; sub(/^[^:]*:[ \t]*/, "", v)
-				if (k == "types") types = v
-				else if (k == "uris") uris = v
-				else if (k == "signed-by") key = v
-				else if (k == "enabled") enabled = tolower(v)
-			}
-			if (enabled == "no" || types !~ /(^|[ \t])deb(-src)?([ \t]|$)/) next
-			nu = split(uris, U, /[ \t]+/)
-			for (a = 1; a <= nu; a++)
-				if (U[a] ~ /\/debian\/?$/) printf "%s\t%s\n", U[a], (key ~ /^\// ? key : "")
-		}' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[[ -f $f ]] || continue
-		awk '$1 == "deb" || $1 == "deb-src" {
-			key = ""; i = 2
-			if ($2 ~ /^\[/) {
-				while (i <= NF) {
-					if ($i ~ /signed-by=/) { key = $i; sub(/^\[?signed-by=/, "", key); sub(/\]$/, "", key) }
-					if ($i ~ /\]$/) { i++; break }
-					i++
-				}
-			}
-			if ($i ~ /\/debian\/?$/) printf "%s\t%s\n", $i, key
-		}' "$f"
-	done
-	shopt -u nullglob
-	printf '%s\t%s\n' http://deb.debian.org/debian /usr/share/keyrings/debian-archive-keyring.gpg
-}
 
-orig_ok() {
-	[[ -f "$1/$ORIG" ]] && echo "$ORIG_SHA256  $1/$ORIG" | sha256sum -c --status
-}
-
-# apt-get source with a private source list and private list/cache dirs, so
-# the host's apt configuration and lists are never touched: nothing to restore.
-# Tries the host's Debian mirrors in turn, then deb.debian.org.
+# The pinned source package (testbeds/debian.sh: private apt state, every mirror).
 fetch_orig() {
-	local dl="$CACHE/download" apt="$CACHE/download/apt" uri key seen=" "
-	orig_ok "$dl" && return 0
-	mkdir -p "$dl"
-	local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=$apt/sources.list.d"
-		-o "Dir::State::Lists=$apt/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
-		-o APT::Sandbox::User=root -o Acquire::Languages=none)
-	while IFS=$'\t' read -r uri key; do
-		uri=${uri%/}
-		[[ $seen == *" $uri "* ]] && continue
-		seen+="$uri "
-		log "fetching $ORIG ($SRC_SUITE source package) from $uri"
-		rm -rf "$apt" "${dl:?}/$ORIG"
-		mkdir -p "$apt/lists/partial" "$apt/sources.list.d"
-		: >"$apt/sources.list"
-		{
-			echo "Types: deb-src"
-			echo "URIs: $uri"
-			echo "Suites: $SRC_SUITE"
-			echo "Components: main"
-			if [[ -n $key && -r $key ]]; then echo "Signed-By: $key"; fi
-		} >"$apt/sources.list.d/$SRC_SUITE-src.sources"
-		if apt-get "${opts[@]}" update -qq >&2; then
-			# The .dsc may 404 on some mirrors; the orig tarball is all we need.
-			(cd "$dl" && apt-get "${opts[@]}" source -qq --download-only "$SRC_PKG=$SRC_DEB_VER" >&2) || true
-		fi
-		rm -rf "$apt"
-		if orig_ok "$dl"; then
-			rm -f "$SRC/.unpacked"
-			return 0
-		fi
-		[[ -f "$dl/$ORIG" ]] && log "$ORIG from $uri: sha256 mismatch"
-		log "$uri: no usable $ORIG"
-	done < <(debian_mirrors)
-	die "download of $ORIG (sha256 $ORIG_SHA256) failed from every mirror"
+	fetch_debian_orig "$SRC_PKG" "$SRC_DEB_VER" "$SRC_SUITE" "$ORIG" "$ORIG_SHA256" "$CACHE/download" "$SRC/.unpacked"
 }
 
 # ------------------------------------------------------------------ build ---
@@ -222,9 +129,6 @@ EOF
 }
 
 # -------------------------------------------------------------------- run ---
-hybrid_cgroups() {
-	[[ "$(findmnt -n -o FSTYPE /sys/fs/cgroup/unified 2>/dev/null)" == cgroup2 ]]
-}
 
 # The prefix that runs a command in a private mount namespace, optionally with
 # cgroup2 hidden for runtimes that refuse the hybrid layout (crun 1.8).
@@ -284,10 +188,6 @@ cleanup_containers() {
 # has no cgroupsPath) that appeared since
 # the snapshot taken at the start of the run: processes left in them (a container
 # the runtime could not delete) are killed, then the directories are removed.
-cgroup_dirs() {
-	find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | LC_ALL=C sort
-}
-
 cleanup_cgroups() {
 	local d pids dirs frozen=/sys/fs/cgroup/freezer/frozen
 	# test_delete.py:test_simple_delete (cgroup v1) moves the container's init into
@@ -449,17 +349,6 @@ run_suite() {
 		printf '%d passed, %d failed, %d skipped\n' "$npass" "$nfail" "$nskip"
 		((nfail == 0))
 	fi
-}
-
-resolve_runtime() {
-	local r=$1
-	if [[ $r != */* ]]; then r=$(command -v "$r" 2>/dev/null) || return 1; fi
-	[[ -x $r && -f $r ]] || return 1
-	realpath -s "$r"
-}
-
-runtime_version() {
-	"$1" --version 2>/dev/null | head -1 || true
 }
 
 # ---------------------------------------------------------------- results ---
