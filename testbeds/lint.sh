@@ -24,13 +24,13 @@ check "shellcheck (${#scripts[@]} scripts)" shellcheck -x "${scripts[@]}"
 # other's live process as its own leftover.
 shared_markers() {
   local n files bad=0
-  for n in $(grep -rhoE '\b3[0-9]{4}\b' tests | sort -u); do
+  while read -r n; do
     files=$(grep -rlE "\b$n\b" tests | sort | tr '\n' ' ')
     if [ "$(wc -w <<<"$files")" -gt 1 ]; then
       echo "lint: marker $n is in more than one test file: $files" >&2
       bad=1
     fi
-  done
+  done < <(grep -rhoE '\b3[0-9]{4}\b' tests | sort -u)
   return $bad
 }
 check "test markers unique per file" shared_markers
