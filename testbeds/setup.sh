@@ -9,6 +9,8 @@ davit_apt_install setup busybox-static libseccomp-dev libelf-dev zlib1g-dev make
 # The supervisor's tests: a private bus (dbus-daemon), clients of its API (dbus-send, busctl),
 # callers without privileges (setpriv), apps that speak sd_notify (python3).
 davit_apt_install setup dbus-daemon dbus-bin systemd util-linux python3
+# The update engine's tests: OCI image layouts as the tools users have write them.
+davit_apt_install setup umoci skopeo
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust >= 1.88 (rustup)" >&2; exit 1; }
 
 "$here/../third_party/prepare.sh"

@@ -8,6 +8,8 @@ mod inspect;
 mod launch;
 pub mod log;
 pub mod nss;
+#[cfg(feature = "update")]
+mod store;
 #[cfg(feature = "supervisor")]
 mod supervise;
 
@@ -57,6 +59,9 @@ pub enum Command {
     /// Talk to the supervisor: list, status, start, stop, logs ... of apps
     #[cfg(feature = "supervisor")]
     App(app::App),
+    /// The update engine's store of images and layers
+    #[cfg(feature = "update")]
+    Store(store::StoreArgs),
 }
 
 /// Runs one runtime command; `Ok` carries the process exit code (a container's, for `run`
@@ -80,6 +85,8 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         Command::Supervise(a) => return Ok(supervise::supervise(root, a)),
         #[cfg(feature = "supervisor")]
         Command::App(a) => return Ok(app::app(a)),
+        #[cfg(feature = "update")]
+        Command::Store(a) => return Ok(store::store(a)),
         other => other,
     };
     let rt = Runtime::new(root);
@@ -111,6 +118,8 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         Command::Update(_) => Err(Error::Unsupported("update".into())),
         #[cfg(feature = "supervisor")]
         Command::Supervise(_) | Command::App(_) => unreachable!("dispatched above"),
+        #[cfg(feature = "update")]
+        Command::Store(_) => unreachable!("dispatched above"),
     }
 }
 

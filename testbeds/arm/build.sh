@@ -27,10 +27,10 @@ sync_file() { # sync_file SRC DST
   cmp -s "$1" "$2" 2>/dev/null || { mkdir -p "$(dirname "$2")"; cp "$1" "$2"; }
 }
 mkdir -p "$work"
-(cd "$repo" && find Cargo.toml Cargo.lock .cargo src runtime seccomp-profiles supervisor tests third_party testbeds/isolation/attack-exe.sh -type f) | while read -r f; do
+(cd "$repo" && find Cargo.toml Cargo.lock .cargo src runtime seccomp-profiles supervisor update tests third_party testbeds/isolation/attack-exe.sh -type f) | while read -r f; do
   sync_file "$repo/$f" "$work/$f"
 done
-(cd "$work" && find .cargo src runtime seccomp-profiles supervisor tests third_party -type f) | while read -r f; do
+(cd "$work" && find .cargo src runtime seccomp-profiles supervisor update tests third_party -type f) | while read -r f; do
   [ -e "$repo/$f" ] || rm -f "$work/$f"
 done
 

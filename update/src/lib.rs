@@ -1,0 +1,22 @@
+//! davit's update engine. This first part is the store every release lands in:
+//!
+//! - [`store::Store`]: content-addressed blobs under `blobs/sha256/`, each streamed through
+//!   sha256 and checked against its descriptor before it is kept (no unverified byte is ever
+//!   used), written durably (temporary, fsync, rename, fsync of the directory), and stored
+//!   once however many images name it;
+//! - layers unpacked once each into their own read-only directory under `layers/sha256/`,
+//!   named by their uncompressed digest (the image config's `diff_ids`), so that every app
+//!   version on the same base shares them as overlayfs lower directories;
+//! - [`layer::unpack`]: the tar stream of a layer written in-root (openat2 through pathrs), so
+//!   that no entry of a hostile layer can write outside its directory;
+//! - [`image::import_layout`]: an OCI image layout (`skopeo copy … oci:DIR`, `buildah push`,
+//!   `umoci`) into the store, for this board's platform;
+//! - [`store::Store::verify`]: every blob and layer hashed again, damaged ones reported or
+//!   dropped.
+
+pub mod error;
+pub mod image;
+pub mod layer;
+pub mod store;
+
+pub use error::{Error, Result};
