@@ -28,7 +28,10 @@ fn verify_reports_a_damaged_blob_and_repair_removes_it() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
     let data = b"a blob of the store, 31530";
-    let hex: String = Hasher::digest(data).iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = Hasher::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let digest = Sha256::parse(&format!("sha256:{hex}")).unwrap();
     {
         let store = Store::open(&root).unwrap();
@@ -37,7 +40,10 @@ fn verify_reports_a_damaged_blob_and_repair_removes_it() {
 
     let (code, out, err) = verify(&root, &[]);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("1 blobs, 0 layers checked, 0 damaged"), "{out}");
+    assert!(
+        out.contains("1 blobs, 0 layers checked, 0 damaged"),
+        "{out}"
+    );
 
     let blob = root.join("blobs/sha256").join(&hex);
     let mut bytes = fs::read(&blob).unwrap();
@@ -46,7 +52,9 @@ fn verify_reports_a_damaged_blob_and_repair_removes_it() {
     let (code, out, _) = verify(&root, &[]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains(&format!("damaged: blob sha256:{hex}: its content hashes to sha256:")),
+        out.contains(&format!(
+            "damaged: blob sha256:{hex}: its content hashes to sha256:"
+        )),
         "{out}"
     );
     assert!(blob.exists(), "verify without --repair removed something");
@@ -57,7 +65,10 @@ fn verify_reports_a_damaged_blob_and_repair_removes_it() {
     assert!(!blob.exists());
     let (code, out, _) = verify(&root, &[]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("0 blobs, 0 layers checked, 0 damaged"), "{out}");
+    assert!(
+        out.contains("0 blobs, 0 layers checked, 0 damaged"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -17,7 +17,11 @@ const CHILD: &str = "DAVIT_CRASH_CHILD";
 
 fn run(tool: &str, args: &[&str]) {
     let out = Command::new(tool).args(args).output().unwrap();
-    assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// An image of two layers: busybox, and a few hundred small files.
@@ -27,17 +31,54 @@ fn image(dir: &Path) -> PathBuf {
     run("umoci", &["init", "--layout", l]);
     run("umoci", &["new", "--image", &format!("{l}:app")]);
     let b = dir.join("bundle");
-    run("umoci", &["unpack", "--image", &format!("{l}:app"), b.to_str().unwrap()]);
+    run(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{l}:app"),
+            b.to_str().unwrap(),
+        ],
+    );
     std::fs::create_dir_all(b.join("rootfs/bin")).unwrap();
     std::fs::copy("/bin/busybox", b.join("rootfs/bin/busybox")).unwrap();
-    run("umoci", &["repack", "--image", &format!("{l}:app"), b.to_str().unwrap()]);
-    run("umoci", &["unpack", "--image", &format!("{l}:app"), b.to_str().unwrap()]);
+    run(
+        "umoci",
+        &[
+            "repack",
+            "--image",
+            &format!("{l}:app"),
+            b.to_str().unwrap(),
+        ],
+    );
+    let b = dir.join("bundle2");
+    run(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{l}:app"),
+            b.to_str().unwrap(),
+        ],
+    );
     for i in 0..400 {
         let d = b.join(format!("rootfs/data/{}", i % 20));
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join(format!("f{i}")), format!("file {i}\n").repeat(i % 50 + 1)).unwrap();
+        std::fs::write(
+            d.join(format!("f{i}")),
+            format!("file {i}\n").repeat(i % 50 + 1),
+        )
+        .unwrap();
     }
-    run("umoci", &["repack", "--image", &format!("{l}:app"), b.to_str().unwrap()]);
+    run(
+        "umoci",
+        &[
+            "repack",
+            "--image",
+            &format!("{l}:app"),
+            b.to_str().unwrap(),
+        ],
+    );
     layout
 }
 
@@ -55,8 +96,14 @@ fn an_import_killed_at_any_moment_leaves_a_store_that_verifies() {
     if let Ok(spec) = std::env::var(CHILD) {
         let (layout, store) = spec.split_once('\n').unwrap();
         let store = Store::open(Path::new(store)).unwrap();
-        import_layout(&store, Path::new(layout), &Platform::host(), None, &Policy::default())
-            .unwrap();
+        import_layout(
+            &store,
+            Path::new(layout),
+            &Platform::host(),
+            None,
+            &Policy::default(),
+        )
+        .unwrap();
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -114,7 +161,10 @@ fn an_import_killed_at_any_moment_leaves_a_store_that_verifies() {
         }
     }
     eprintln!("crash trials: {trials} ({killed} killed mid-import, {finished} finished first)");
-    assert!(killed > 0, "no trial killed an import: the delays are too long");
+    assert!(
+        killed > 0,
+        "no trial killed an import: the delays are too long"
+    );
 
     let store = Store::open(&root).unwrap();
     let done = import_layout(&store, &layout, &Platform::host(), None, &Policy::default()).unwrap();

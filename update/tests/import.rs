@@ -31,26 +31,50 @@ fn two_apps_on_one_base(dir: &Path) -> PathBuf {
     let base = dir.join("bundle-base");
     run(
         "umoci",
-        &["unpack", "--image", &format!("{l}:base"), base.to_str().unwrap()],
+        &[
+            "unpack",
+            "--image",
+            &format!("{l}:base"),
+            base.to_str().unwrap(),
+        ],
     );
     fs::create_dir_all(base.join("rootfs/bin")).unwrap();
     fs::copy("/bin/busybox", base.join("rootfs/bin/busybox")).unwrap();
     std::os::unix::fs::symlink("busybox", base.join("rootfs/bin/sh")).unwrap();
     run(
         "umoci",
-        &["repack", "--image", &format!("{l}:base"), base.to_str().unwrap()],
+        &[
+            "repack",
+            "--image",
+            &format!("{l}:base"),
+            base.to_str().unwrap(),
+        ],
     );
     for app in ["a", "b"] {
         let b = dir.join(format!("bundle-{app}"));
         run(
             "umoci",
-            &["unpack", "--image", &format!("{l}:base"), b.to_str().unwrap()],
+            &[
+                "unpack",
+                "--image",
+                &format!("{l}:base"),
+                b.to_str().unwrap(),
+            ],
         );
         fs::create_dir_all(b.join("rootfs/app")).unwrap();
-        fs::write(b.join(format!("rootfs/app/{app}.txt")), format!("app {app}\n")).unwrap();
+        fs::write(
+            b.join(format!("rootfs/app/{app}.txt")),
+            format!("app {app}\n"),
+        )
+        .unwrap();
         run(
             "umoci",
-            &["repack", "--image", &format!("{l}:{app}"), b.to_str().unwrap()],
+            &[
+                "repack",
+                "--image",
+                &format!("{l}:{app}"),
+                b.to_str().unwrap(),
+            ],
         );
     }
     layout
@@ -79,8 +103,14 @@ fn two_apps_on_one_base_share_its_layer() {
         fs::read(a.layers[0].join("bin/busybox")).unwrap(),
         fs::read("/bin/busybox").unwrap()
     );
-    assert_eq!(fs::read_link(a.layers[0].join("bin/sh")).unwrap(), Path::new("busybox"));
-    assert_eq!(fs::read_to_string(a.layers[1].join("app/a.txt")).unwrap(), "app a\n");
+    assert_eq!(
+        fs::read_link(a.layers[0].join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
+    assert_eq!(
+        fs::read_to_string(a.layers[1].join("app/a.txt")).unwrap(),
+        "app a\n"
+    );
     let one = du(store.root());
 
     let b = import_layout(&store, &layout, &host, Some("b"), &Policy::default()).unwrap();
@@ -132,7 +162,9 @@ fn a_zstd_image_from_skopeo_unpacks_to_the_same_layers() {
         .unwrap()
         .flatten()
         .filter_map(|e| fs::read_to_string(e.path()).ok())
-        .filter(|t| t.contains("application/vnd.oci.image.manifest.v1+json") || t.contains("\"layers\""))
+        .filter(|t| {
+            t.contains("application/vnd.oci.image.manifest.v1+json") || t.contains("\"layers\"")
+        })
         .collect();
     assert!(
         manifests.iter().any(|m| m.contains("tar+zstd")),
@@ -191,8 +223,14 @@ fn a_tampered_or_missing_blob_is_refused_naming_it_and_nothing_is_unpacked() {
         fs::create_dir_all(&dir).unwrap();
         let layout = two_apps_on_one_base(&dir);
         // Only image a remains, so that the tampered blob is certainly one of its own.
-        run("umoci", &["rm", "--image", &format!("{}:b", layout.display())]);
-        run("umoci", &["rm", "--image", &format!("{}:base", layout.display())]);
+        run(
+            "umoci",
+            &["rm", "--image", &format!("{}:b", layout.display())],
+        );
+        run(
+            "umoci",
+            &["rm", "--image", &format!("{}:base", layout.display())],
+        );
         run("umoci", &["gc", "--layout", layout.to_str().unwrap()]);
         let blob = blob_named(&layout, what);
         let name = blob.file_name().unwrap().to_string_lossy().into_owned();
@@ -228,7 +266,12 @@ fn a_tampered_or_missing_blob_is_refused_naming_it_and_nothing_is_unpacked() {
                 .any(|e| e.file_name().to_string_lossy() == name),
             "the damaged blob was stored"
         );
-        assert!(fs::read_dir(store.root().join("tmp")).unwrap().next().is_none());
+        assert!(
+            fs::read_dir(store.root().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 }
 
@@ -252,9 +295,15 @@ fn an_image_for_another_machine_is_refused() {
         ],
     );
     let store = Store::open(&tmp.path().join("store")).unwrap();
-    let e = import_layout(&store, &layout, &Platform::host(), Some("a"), &Policy::default())
-        .unwrap_err()
-        .to_string();
+    let e = import_layout(
+        &store,
+        &layout,
+        &Platform::host(),
+        Some("a"),
+        &Policy::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains(&format!("built for linux/{other}")) && e.contains("this board runs"),
         "{e}"

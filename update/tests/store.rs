@@ -28,15 +28,27 @@ fn a_blob_is_kept_only_when_its_bytes_match_digest_and_size() {
 
     let mut flipped = data.to_vec();
     flipped[3] ^= 1;
-    let e = store.ingest(&flipped[..], &d, data.len() as u64).unwrap_err().to_string();
-    assert!(e.contains(&d.to_string()) && e.contains("does not match its digest"), "{e}");
+    let e = store
+        .ingest(&flipped[..], &d, data.len() as u64)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&d.to_string()) && e.contains("does not match its digest"),
+        "{e}"
+    );
 
-    let e = store.ingest(&data[..10], &d, data.len() as u64).unwrap_err().to_string();
+    let e = store
+        .ingest(&data[..10], &d, data.len() as u64)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("truncated"), "{e}");
 
     let mut longer = data.to_vec();
     longer.push(b'\n');
-    let e = store.ingest(&longer[..], &d, data.len() as u64).unwrap_err().to_string();
+    let e = store
+        .ingest(&longer[..], &d, data.len() as u64)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("larger than"), "{e}");
 
     assert!(!store.has_blob(&d), "a refused blob was kept");
@@ -49,7 +61,9 @@ fn a_blob_is_kept_only_when_its_bytes_match_digest_and_size() {
     assert_eq!(fs::read(store.blob_path(&d)).unwrap(), data);
     // Stored once: the second ingest does not read its input at all.
     assert_eq!(
-        store.ingest(&b"anything"[..], &d, data.len() as u64).unwrap(),
+        store
+            .ingest(&b"anything"[..], &d, data.len() as u64)
+            .unwrap(),
         update::store::Ingested::AlreadyPresent
     );
 }
@@ -72,6 +86,9 @@ fn layer_blob(name: &str, content: &[u8]) -> (Vec<u8>, Sha256) {
     let mut h = tar::Header::new_gnu();
     h.set_size(content.len() as u64);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
     h.set_cksum();
     b.append_data(&mut h, name, content).unwrap();
     let tar = b.into_inner().unwrap();
@@ -89,7 +106,9 @@ fn a_layer_whose_content_is_not_its_diff_id_is_refused_and_not_kept() {
     let store = Store::open(dir.path()).unwrap();
     let (blob, _) = layer_blob("etc/hostname", b"board\n");
     let blob_digest = digest_of(&blob);
-    store.ingest(&blob[..], &blob_digest, blob.len() as u64).unwrap();
+    store
+        .ingest(&blob[..], &blob_digest, blob.len() as u64)
+        .unwrap();
     let (_, other_diff_id) = layer_blob("etc/hostname", b"other\n");
     let e = store
         .unpack_layer(
@@ -114,7 +133,9 @@ fn a_layer_is_unpacked_once_and_verify_finds_and_repairs_damage() {
     let store = Store::open(dir.path()).unwrap();
     let (blob, diff_id) = layer_blob("etc/hostname", b"board\n");
     let blob_digest = digest_of(&blob);
-    store.ingest(&blob[..], &blob_digest, blob.len() as u64).unwrap();
+    store
+        .ingest(&blob[..], &blob_digest, blob.len() as u64)
+        .unwrap();
     let src = LayerSource {
         blob: &blob_digest,
         media_type: GZIP,

@@ -102,7 +102,11 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
     let mut out = Vec::new();
     for e in walk(dir) {
         let m = fs::symlink_metadata(&e).unwrap();
-        let data = if m.is_file() { fs::read(&e).unwrap() } else { Vec::new() };
+        let data = if m.is_file() {
+            fs::read(&e).unwrap()
+        } else {
+            Vec::new()
+        };
         out.push((e, m.mode(), data));
     }
     out.sort();
@@ -122,7 +126,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn file(name: &str, data: &'static [u8]) -> Raw<'_> {
+fn file<'a>(name: &'a str, data: &'a [u8]) -> Raw<'a> {
     Raw {
         name,
         data,
@@ -148,7 +152,10 @@ fn dot_dot_in_a_path_is_refused() {
         &Policy::default(),
         "climbs out",
     );
-    assert!(e.contains("../outside/etc/passwd"), "the entry is named: {e}");
+    assert!(
+        e.contains("../outside/etc/passwd"),
+        "the entry is named: {e}"
+    );
     let e = s.refused(&[file("a/../../x", b"x")], &Policy::default(), "climbs out");
     assert!(e.contains("sha256:test"), "the layer is named: {e}");
 }
@@ -209,7 +216,10 @@ fn a_file_after_a_symlink_of_its_name_replaces_the_symlink_and_writes_nothing_th
     // tar's rule: a later entry replaces an earlier one of the same name.
     let s = Scene::new();
     s.unpack(
-        &[symlink("passwd", "../outside/etc/passwd"), file("passwd", b"mine\n")],
+        &[
+            symlink("passwd", "../outside/etc/passwd"),
+            file("passwd", b"mine\n"),
+        ],
         &Policy::default(),
     )
     .unwrap();
@@ -265,7 +275,10 @@ fn setuid_bits_are_stripped_unless_kept() {
     };
     let done = s.unpack(&[suid], &Policy::default()).unwrap();
     assert_eq!(done.setuid_stripped, 1);
-    let mode = fs::metadata(s.layer.join("bin/su")).unwrap().permissions().mode();
+    let mode = fs::metadata(s.layer.join("bin/su"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o755);
     let s = Scene::new();
     let suid = Raw {
@@ -279,7 +292,10 @@ fn setuid_bits_are_stripped_unless_kept() {
         ..Policy::default()
     };
     s.unpack(&[suid], &keep).unwrap();
-    let mode = fs::metadata(s.layer.join("bin/su")).unwrap().permissions().mode();
+    let mode = fs::metadata(s.layer.join("bin/su"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o4755);
 }
 
@@ -321,7 +337,11 @@ fn whiteouts_become_overlayfs_whiteouts() {
         ..Raw::default()
     };
     s.unpack(
-        &[dir, file("etc/.wh.shadow", b""), file("var/.wh..wh..opq", b"")],
+        &[
+            dir,
+            file("etc/.wh.shadow", b""),
+            file("var/.wh..wh..opq", b""),
+        ],
         &Policy::default(),
     )
     .unwrap();
@@ -330,7 +350,11 @@ fn whiteouts_become_overlayfs_whiteouts() {
     assert_eq!(w.permissions().mode() & 0o7777, 0);
     assert!(!s.layer.join("etc/.wh.shadow").exists());
     assert_eq!(
-        fs::metadata(s.layer.join("etc")).unwrap().permissions().mode() & 0o7777,
+        fs::metadata(s.layer.join("etc"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
         0o750
     );
     let mut value = [0u8; 8];

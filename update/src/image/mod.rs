@@ -5,8 +5,8 @@
 mod platform;
 
 use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
@@ -64,7 +64,10 @@ pub fn import_layout(
     let layout = Layout { dir, store };
     layout.check_layout_file()?;
     let index_path = dir.join("index.json");
-    let index: ImageIndex = parse(&read_limited(&index_path)?, &index_path.display().to_string())?;
+    let index: ImageIndex = parse(
+        &read_limited(&index_path)?,
+        &index_path.display().to_string(),
+    )?;
     let mut counts = Counts::default();
     let manifest_desc = layout.pick(&index, platform, reference, 0, &mut counts)?;
     let manifest_digest = layout.ingest_document(&manifest_desc, &mut counts)?;
@@ -288,4 +291,3 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> 
         reason: e.to_string(),
     })
 }
-

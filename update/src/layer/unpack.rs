@@ -220,7 +220,10 @@ fn write_entry<R: Read>(
         let target = parent.join(hidden);
         remove_existing(root, &target)?;
         return root
-            .create(&target, &InodeType::CharacterDevice(Permissions::from_mode(0), 0))
+            .create(
+                &target,
+                &InodeType::CharacterDevice(Permissions::from_mode(0o000), 0),
+            )
             .map_err(|e| format!("make the whiteout for {}: {e}", target.display()));
     }
 
@@ -242,7 +245,10 @@ fn write_entry<R: Read>(
             apply(&dir, meta)
         }
         EntryType::Regular | EntryType::Continuous => {
-            let size = entry.header().size().map_err(|e| format!("unreadable size: {e}"))?;
+            let size = entry
+                .header()
+                .size()
+                .map_err(|e| format!("unreadable size: {e}"))?;
             if done.bytes.saturating_add(size) > policy.max_bytes {
                 return Err(format!(
                     "is {size} bytes, past the {} bytes a layer may unpack to",

@@ -30,7 +30,9 @@ impl Store {
         if dest.is_file() {
             return Ok(Ingested::AlreadyPresent);
         }
-        let tmp = self.tmp().join(format!("blob-{}-{}", digest.hex(), std::process::id()));
+        let tmp = self
+            .tmp()
+            .join(format!("blob-{}-{}", digest.hex(), std::process::id()));
         let result = self.write_checked(from, digest, size, &tmp);
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -87,7 +89,8 @@ impl Store {
                 "its content does not match its digest (it hashes to sha256:{got})"
             )));
         }
-        file.sync_all().map_err(|e| Error::io("sync blob", tmp, e))?;
+        file.sync_all()
+            .map_err(|e| Error::io("sync blob", tmp, e))?;
         Ok(())
     }
 

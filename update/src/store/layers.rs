@@ -102,7 +102,11 @@ fn syncfs(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(|e| Error::io("open", dir, e))?;
     // SAFETY: `d` is an open descriptor for the duration of the call.
     if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
-        return Err(Error::io("sync file system of", dir, io::Error::last_os_error()));
+        return Err(Error::io(
+            "sync file system of",
+            dir,
+            io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }

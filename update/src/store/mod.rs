@@ -5,7 +5,8 @@
 //! blobs/sha256/HEX          every blob (manifest, config, compressed layer), once
 //! layers/sha256/HEX/        a layer unpacked, named by its diff_id (uncompressed digest)
 //! layers/sha256/HEX.tree    the digest of that tree when it was unpacked
-//! tmp/                      what is being written; emptied when the store is opened
+//! tmp/                      what is being written; emptied when the store is opened (with
+//!                           any record whose layer directory never got renamed into place)
 //! lock                      flock(2)ed by whoever has the store open
 //! ```
 //!
@@ -40,7 +41,8 @@ impl Sha256 {
         let hex = digest
             .strip_prefix("sha256:")
             .ok_or_else(|| format!("{digest:?} is not a sha256 digest"))?;
-        Sha256::from_hex(hex).ok_or_else(|| format!("{digest:?} is not a well-formed sha256 digest"))
+        Sha256::from_hex(hex)
+            .ok_or_else(|| format!("{digest:?} is not a well-formed sha256 digest"))
     }
 
     pub(crate) fn from_hex(hex: &str) -> Option<Sha256> {
@@ -88,6 +90,7 @@ impl Store {
             _lock: lock,
         };
         store.clear_tmp()?;
+        store.clear_orphan_records()?;
         Ok(store)
     }
 
@@ -111,6 +114,31 @@ impl Store {
 
     fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+
+    /// A layer's tree record is written before its directory is renamed into place (the
+    /// rename commits the layer): a record without its directory is an unpack cut between
+    /// the two, and goes.
+    fn clear_orphan_records(&self) -> Result<()> {
+        let layers = self.root.join("layers/sha256");
+        let entries = fs::read_dir(&layers).map_err(|e| Error::io("read", &layers, e))?;
+        let mut removed = false;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(hex) = name.strip_suffix(".tree") else {
+                continue;
+            };
+            if Sha256::from_hex(hex).is_some() && !layers.join(hex).is_dir() {
+                let p = e.path();
+                fs::remove_file(&p)
+                    .map_err(|e| Error::io("remove unfinished layer record", &p, e))?;
+                removed = true;
+            }
+        }
+        if removed {
+            sync_dir(&layers)?;
+        }
+        Ok(())
     }
 
     fn clear_tmp(&self) -> Result<()> {

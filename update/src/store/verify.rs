@@ -47,18 +47,30 @@ impl Store {
             };
             out.blobs += 1;
             if let Some(reason) = reason {
-                out.damaged.push(self.damage(&path, format!("blob sha256:{name}"), reason, repair)?);
+                out.damaged.push(self.damage(
+                    &path,
+                    format!("blob sha256:{name}"),
+                    reason,
+                    repair,
+                )?);
             }
         }
         let layers = self.root.join("layers/sha256");
         for name in sorted_names(&layers)? {
             let path = layers.join(&name);
             if let Some(hex_name) = name.strip_suffix(".tree") {
-                // A record without its directory: an unpack cut before the rename.
-                if Sha256::from_hex(hex_name).is_none() || !layers.join(hex_name).is_dir() {
+                // A record without its directory (the store removes those of an unpack cut
+                // before its rename when it opens); gone already if its layer was repaired.
+                if path.exists()
+                    && (Sha256::from_hex(hex_name).is_none() || !layers.join(hex_name).is_dir())
+                {
                     let what = format!("layer record {name}");
-                    out.damaged
-                        .push(self.damage(&path, what, "no layer directory".into(), repair)?);
+                    out.damaged.push(self.damage(
+                        &path,
+                        what,
+                        "no layer directory".into(),
+                        repair,
+                    )?);
                 }
                 continue;
             }
@@ -76,10 +88,8 @@ impl Store {
                 },
             };
             if let Some(reason) = reason {
-                if repair {
-                    if let Some(d) = Sha256::from_hex(&name) {
-                        let _ = fs::remove_file(self.tree_path(&d));
-                    }
+                if repair && let Some(d) = Sha256::from_hex(&name) {
+                    let _ = fs::remove_file(self.tree_path(&d));
                 }
                 out.damaged.push(self.damage(&path, what, reason, repair)?);
             }
