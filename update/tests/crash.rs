@@ -5,6 +5,8 @@
 //! The importer is this test binary run again with `DAVIT_CRASH_CHILD` set: the one test
 //! below then imports and exits instead of killing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,73 +15,26 @@ use update::image::{Platform, import_layout};
 use update::layer::Policy;
 use update::store::Store;
 
-const CHILD: &str = "DAVIT_CRASH_CHILD";
+use common::Umoci;
 
-fn run(tool: &str, args: &[&str]) {
-    let out = Command::new(tool).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+const CHILD: &str = "DAVIT_CRASH_CHILD";
 
 /// An image of two layers: busybox, and a few hundred small files.
 fn image(dir: &Path) -> PathBuf {
-    let layout = dir.join("layout");
-    let l = layout.to_str().unwrap();
-    run("umoci", &["init", "--layout", l]);
-    run("umoci", &["new", "--image", &format!("{l}:app")]);
-    let b = dir.join("bundle");
-    run(
-        "umoci",
-        &[
-            "unpack",
-            "--image",
-            &format!("{l}:app"),
-            b.to_str().unwrap(),
-        ],
-    );
-    std::fs::create_dir_all(b.join("rootfs/bin")).unwrap();
-    std::fs::copy("/bin/busybox", b.join("rootfs/bin/busybox")).unwrap();
-    run(
-        "umoci",
-        &[
-            "repack",
-            "--image",
-            &format!("{l}:app"),
-            b.to_str().unwrap(),
-        ],
-    );
-    let b = dir.join("bundle2");
-    run(
-        "umoci",
-        &[
-            "unpack",
-            "--image",
-            &format!("{l}:app"),
-            b.to_str().unwrap(),
-        ],
-    );
-    for i in 0..400 {
-        let d = b.join(format!("rootfs/data/{}", i % 20));
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(
-            d.join(format!("f{i}")),
-            format!("file {i}\n").repeat(i % 50 + 1),
-        )
-        .unwrap();
-    }
-    run(
-        "umoci",
-        &[
-            "repack",
-            "--image",
-            &format!("{l}:app"),
-            b.to_str().unwrap(),
-        ],
-    );
-    layout
+    let u = Umoci::init(dir.join("layout"));
+    u.busybox("app", dir);
+    u.layer_on("app", "app", dir, |rootfs| {
+        for i in 0..400 {
+            let d = rootfs.join(format!("data/{}", i % 20));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join(format!("f{i}")),
+                format!("file {i}\n").repeat(i % 50 + 1),
+            )
+            .unwrap();
+        }
+    });
+    u.layout
 }
 
 /// A pseudo-random delay from the trial number (no clock, no crate: the same trials each run).

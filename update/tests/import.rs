@@ -2,6 +2,8 @@
 //! (Debian's busybox-static) and two apps on it, skopeo recompresses one with zstd; each is
 //! imported into a store for this machine's platform.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,74 +12,23 @@ use update::image::{Platform, import_layout};
 use update::layer::Policy;
 use update::store::Store;
 
-fn run(tool: &str, args: &[&str]) {
-    let out = Command::new(tool)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{tool}: {e} (testbeds/setup.sh installs it)"));
-    assert!(
-        out.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{Umoci, run};
 
 /// An OCI layout with images `a` and `b`: one busybox layer shared, one layer each.
 fn two_apps_on_one_base(dir: &Path) -> PathBuf {
-    let layout = dir.join("layout");
-    let l = layout.to_str().unwrap();
-    run("umoci", &["init", "--layout", l]);
-    run("umoci", &["new", "--image", &format!("{l}:base")]);
-    let base = dir.join("bundle-base");
-    run(
-        "umoci",
-        &[
-            "unpack",
-            "--image",
-            &format!("{l}:base"),
-            base.to_str().unwrap(),
-        ],
-    );
-    fs::create_dir_all(base.join("rootfs/bin")).unwrap();
-    fs::copy("/bin/busybox", base.join("rootfs/bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", base.join("rootfs/bin/sh")).unwrap();
-    run(
-        "umoci",
-        &[
-            "repack",
-            "--image",
-            &format!("{l}:base"),
-            base.to_str().unwrap(),
-        ],
-    );
+    let u = Umoci::init(dir.join("layout"));
+    u.busybox("base", dir);
     for app in ["a", "b"] {
-        let b = dir.join(format!("bundle-{app}"));
-        run(
-            "umoci",
-            &[
-                "unpack",
-                "--image",
-                &format!("{l}:base"),
-                b.to_str().unwrap(),
-            ],
-        );
-        fs::create_dir_all(b.join("rootfs/app")).unwrap();
-        fs::write(
-            b.join(format!("rootfs/app/{app}.txt")),
-            format!("app {app}\n"),
-        )
-        .unwrap();
-        run(
-            "umoci",
-            &[
-                "repack",
-                "--image",
-                &format!("{l}:{app}"),
-                b.to_str().unwrap(),
-            ],
-        );
+        u.layer_on("base", app, dir, |rootfs| {
+            std::fs::create_dir_all(rootfs.join("app")).unwrap();
+            fs::write(
+                rootfs.join(format!("app/{app}.txt")),
+                format!("app {app}\n"),
+            )
+            .unwrap();
+        });
     }
-    layout
+    u.layout
 }
 
 fn du(path: &Path) -> u64 {

@@ -126,6 +126,22 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The value of extended attribute `name` of `path` (not following a symlink).
+fn xattr(path: &Path, name: &std::ffi::CStr) -> Option<Vec<u8>> {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let mut value = [0u8; 64];
+    // SAFETY: valid C strings and a buffer of the length given.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    (n >= 0).then(|| value[..n as usize].to_vec())
+}
+
 fn file<'a>(name: &'a str, data: &'a [u8]) -> Raw<'a> {
     Raw {
         name,
@@ -246,14 +262,12 @@ fn device_nodes_only_when_the_app_allows_them() {
         mode: 0o666,
         ..Raw::default()
     };
-    s.refused(&[dev], &Policy::default(), "device node");
+    s.refused(
+        std::slice::from_ref(&dev),
+        &Policy::default(),
+        "device node",
+    );
     assert!(!s.layer.join("dev/null2").exists());
-    let dev = Raw {
-        name: "dev/null2",
-        kind: tar::EntryType::Char,
-        mode: 0o666,
-        ..Raw::default()
-    };
     let allowed = Policy {
         allow_devices: true,
         ..Policy::default()
@@ -273,7 +287,9 @@ fn setuid_bits_are_stripped_unless_kept() {
         data: b"#!/bin/sh\n",
         ..Raw::default()
     };
-    let done = s.unpack(&[suid], &Policy::default()).unwrap();
+    let done = s
+        .unpack(std::slice::from_ref(&suid), &Policy::default())
+        .unwrap();
     assert_eq!(done.setuid_stripped, 1);
     let mode = fs::metadata(s.layer.join("bin/su"))
         .unwrap()
@@ -281,12 +297,6 @@ fn setuid_bits_are_stripped_unless_kept() {
         .mode();
     assert_eq!(mode & 0o7777, 0o755);
     let s = Scene::new();
-    let suid = Raw {
-        name: "bin/su",
-        mode: 0o4755,
-        data: b"#!/bin/sh\n",
-        ..Raw::default()
-    };
     let keep = Policy {
         keep_setuid: true,
         ..Policy::default()
@@ -357,19 +367,10 @@ fn whiteouts_become_overlayfs_whiteouts() {
             & 0o7777,
         0o750
     );
-    let mut value = [0u8; 8];
-    let path = std::ffi::CString::new(s.layer.join("var").to_str().unwrap()).unwrap();
-    // SAFETY: valid C strings and a buffer of the length given.
-    let n = unsafe {
-        libc::getxattr(
-            path.as_ptr(),
-            c"trusted.overlay.opaque".as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    assert_eq!(n, 1, "{}", std::io::Error::last_os_error());
-    assert_eq!(&value[..1], b"y");
+    assert_eq!(
+        xattr(&s.layer.join("var"), c"trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
 }
 
 #[test]
@@ -386,18 +387,10 @@ fn owners_modes_and_xattrs_are_kept() {
     let m = fs::metadata(s.layer.join("usr/bin/ping")).unwrap();
     assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 5678, 0o711));
     assert_eq!(m.mtime(), 1_700_000_000);
-    let path = std::ffi::CString::new(s.layer.join("usr/bin/ping").to_str().unwrap()).unwrap();
-    let mut value = [0u8; 16];
-    // SAFETY: valid C strings and a buffer of the length given.
-    let n = unsafe {
-        libc::getxattr(
-            path.as_ptr(),
-            c"user.davit".as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    assert_eq!(&value[..n.max(0) as usize], b"kept");
+    assert_eq!(
+        xattr(&s.layer.join("usr/bin/ping"), c"user.davit").as_deref(),
+        Some(&b"kept"[..])
+    );
 }
 
 #[test]
