@@ -12,8 +12,11 @@
 //! - [`image::import_layout`]: an OCI image layout (`skopeo copy … oci:DIR`, `buildah push`,
 //!   `umoci`) into the store, for this board's platform;
 //! - [`store::Store::verify`]: every blob and layer hashed again, damaged ones reported or
-//!   dropped.
+//!   dropped;
+//! - [`bundle::spec_for_image`]: the runtime config an image asks for (Entrypoint, Cmd, Env,
+//!   WorkingDir, User, Volumes) on davit's defaults.
 
+pub mod bundle;
 pub mod error;
 pub mod image;
 pub mod layer;
