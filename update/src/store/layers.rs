@@ -53,8 +53,7 @@ impl Store {
         // its directory (cut in between) is only a stale file that the next unpack rewrites.
         let tree = layer::tree::digest(&tmp).map_err(|e| Error::io("hash the layer", &tmp, e))?;
         let tree_path = self.tree_path(src.diff_id);
-        runtime::write_atomic(&tree_path, tree.as_bytes())
-            .map_err(|e| Error::io("record layer digest", &tree_path, e))?;
+        self.write_durably(&tree_path, tree.as_bytes())?;
         if dest.exists() {
             // A directory without its record: an unpack cut before the record was written.
             fs::remove_dir_all(&dest).map_err(|e| Error::io("remove partial layer", &dest, e))?;

@@ -157,6 +157,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Replaces `dest` (a file of the store) with `data`: written and synced in `tmp/`, so
+    /// that a cut leaves no temporary beside `dest`, then renamed over it and its directory
+    /// synced.
+    pub(crate) fn write_durably(&self, dest: &Path, data: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let name = dest.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = self
+            .tmp()
+            .join(format!("file-{name}-{}", std::process::id()));
+        let written = fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
+            .and_then(|()| fs::rename(&tmp, dest));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("write", dest, e));
+        }
+        sync_dir(dest.parent().expect("store files have a directory"))
+    }
+}
+
 /// fsync of a directory: what makes a rename or a new name in it survive a power cut.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
