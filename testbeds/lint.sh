@@ -14,7 +14,8 @@ check() {
   if "$@"; then echo "lint: $name: ok"; else echo "lint: $name: FAILED" >&2; failed+=("$name"); fi
 }
 check fmt cargo fmt --all --check
-check clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+# With the test builds' fail points, so that the power-cut tests are linted too.
+check clippy cargo clippy --workspace --all-targets --locked --features davit/failpoints -- -D warnings
 check clippy-runtime-only cargo clippy -p davit --no-default-features --locked -- -D warnings
 mapfile -t scripts < <(find testbeds .ci -type f \( -name '*.sh' -o -path .ci/run \) | sort)
 check "shellcheck (${#scripts[@]} scripts)" shellcheck -x "${scripts[@]}"

@@ -38,11 +38,15 @@ stage clients "$here/clients/run.sh" "$DAVIT_BIN"
 stage arm "$here/arm/run.sh"
 stage size "$here/size.sh"
 
+# The test build has the update engine's fail points (tests/supervisor/release.rs stops
+# installs dead at each journaled step with them); the shipped binary has none.
 if cargo nextest --version >/dev/null 2>&1; then
-  tests=(cargo nextest run --workspace --locked --no-fail-fast --manifest-path "$here/../Cargo.toml")
+  tests=(cargo nextest run --workspace --locked --no-fail-fast --features davit/failpoints
+    --manifest-path "$here/../Cargo.toml")
   integration=(-E 'kind(test)')
 else
-  tests=(cargo test --workspace --locked --no-fail-fast --manifest-path "$here/../Cargo.toml")
+  tests=(cargo test --workspace --locked --no-fail-fast --features davit/failpoints
+    --manifest-path "$here/../Cargo.toml")
   integration=(--tests)
 fi
 # The integration tests once against what ships, the static release binary, then every test

@@ -9,6 +9,8 @@ mod launch;
 pub mod log;
 pub mod nss;
 #[cfg(feature = "update")]
+mod release;
+#[cfg(feature = "update")]
 mod store;
 #[cfg(feature = "supervisor")]
 mod supervise;
@@ -62,6 +64,9 @@ pub enum Command {
     /// The update engine's store of images and layers
     #[cfg(feature = "update")]
     Store(store::StoreArgs),
+    /// Install a release of apps, see where they stand, roll back
+    #[cfg(feature = "update")]
+    Release(release::ReleaseArgs),
 }
 
 /// Runs one runtime command; `Ok` carries the process exit code (a container's, for `run`
@@ -87,6 +92,8 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         Command::App(a) => return Ok(app::app(a)),
         #[cfg(feature = "update")]
         Command::Store(a) => return Ok(store::store(a)),
+        #[cfg(feature = "update")]
+        Command::Release(a) => return Ok(release::release(a)),
         other => other,
     };
     let rt = Runtime::new(root);
@@ -119,7 +126,7 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         #[cfg(feature = "supervisor")]
         Command::Supervise(_) | Command::App(_) => unreachable!("dispatched above"),
         #[cfg(feature = "update")]
-        Command::Store(_) => unreachable!("dispatched above"),
+        Command::Store(_) | Command::Release(_) => unreachable!("dispatched above"),
     }
 }
 

@@ -78,6 +78,17 @@ pub fn supervise(root: PathBuf, a: Supervise) -> i32 {
             }
         },
     };
+    // Before the daemon reads its app files: an install that a power cut interrupted is undone,
+    // and the roots of installed releases are mounted (the daemon's own filter forbids mount).
+    #[cfg(feature = "update")]
+    {
+        let recovered = update::release::Paths::new(&a.state_dir, &a.config_dir)
+            .and_then(|paths| update::release::activate::recover(&paths));
+        match recovered {
+            Ok(notes) => notes.iter().for_each(|n| eprintln!("davit: release: {n}")),
+            Err(e) => eprintln!("davit: error: releases: {e}"),
+        }
+    }
     let opts = Options {
         config_dir: a.config_dir,
         state_dir: a.state_dir,

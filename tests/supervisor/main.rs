@@ -15,5 +15,6 @@ mod freeze;
 // enable when notify/healthcheck land
 mod health;
 mod order;
+mod release;
 mod restart;
 mod stop;

@@ -30,6 +30,9 @@ pub enum Error {
 
     #[error("image {path}: {reason}")]
     Image { path: PathBuf, reason: String },
+
+    #[error("{reason}")]
+    Release { reason: String },
 }
 
 impl Error {

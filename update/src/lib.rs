@@ -20,6 +20,23 @@ pub mod bundle;
 pub mod error;
 pub mod image;
 pub mod layer;
+pub mod release;
 pub mod store;
 
 pub use error::{Error, Result};
+
+/// Arms the fail points `FAILPOINTS` names (`name=panic;other=panic`) while the returned value
+/// lives; builds without the `failpoints` feature have none.
+#[cfg(feature = "failpoints")]
+pub fn failpoints() -> fail::FailScenario<'static> {
+    fail::FailScenario::setup()
+}
+
+/// Builds without the `failpoints` feature have no fail points.
+#[cfg(not(feature = "failpoints"))]
+pub fn failpoints() -> NoFailpoints {
+    NoFailpoints
+}
+
+#[cfg(not(feature = "failpoints"))]
+pub struct NoFailpoints;

@@ -57,6 +57,12 @@ pub struct AppInfo {
     pub memory: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_text: Option<String>,
+    /// When the state last changed, µs since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The bundle of the latest run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
 }
 
 pub struct Client {
@@ -158,6 +164,8 @@ impl Client {
                     enabled: None,
                     memory: None,
                     status_text: None,
+                    since: None,
+                    bundle: None,
                 },
             )
             .collect())
@@ -196,6 +204,8 @@ impl Client {
             enabled: props.get("Enabled").and_then(|v| bool::try_from(v).ok()),
             memory: props.get("MemoryInUse").and_then(|v| u64::try_from(v).ok()),
             status_text: Some(s("StatusText")),
+            since: props.get("Since").and_then(|v| u64::try_from(v).ok()),
+            bundle: Some(s("Bundle")),
         })
     }
 

@@ -441,6 +441,12 @@ impl AppObject {
         Ok(self.status()?.since)
     }
 
+    /// The bundle of the latest run: which version of the app runs.
+    #[zbus(property)]
+    fn bundle(&self) -> fdo::Result<String> {
+        Ok(self.status()?.bundle)
+    }
+
     #[zbus(property)]
     fn memory_in_use(&self) -> u64 {
         self.sup.memory(&self.name)

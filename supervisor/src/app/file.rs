@@ -20,6 +20,7 @@ type Value<'i> = Spanned<DeValue<'i>>;
 
 const TOP_KEYS: &[&str] = &[
     "bundle",
+    "image",
     "enabled",
     "restart",
     "depends_on",
@@ -50,7 +51,20 @@ const BACKOFF_KEYS: &[&str] = &["initial", "max"];
 const CRASH_LOOP_KEYS: &[&str] = &["failures", "window"];
 const LOGS_KEYS: &[&str] = &["max_size", "files"];
 
-pub(super) fn parse(name: &str, path: &Path, text: &str) -> Result<App, Vec<AppFileError>> {
+/// Which file is read: one in the config directory, or a release's (which names an image
+/// where the other names a bundle: the install writes the bundle).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Installed,
+    Release,
+}
+
+pub(super) fn parse(
+    name: &str,
+    path: &Path,
+    text: &str,
+    kind: Kind,
+) -> Result<App, Vec<AppFileError>> {
     let doc = DeTable::parse(text).map_err(|e| {
         vec![AppFileError::Syntax {
             path: path.to_owned(),
@@ -61,6 +75,7 @@ pub(super) fn parse(name: &str, path: &Path, text: &str) -> Result<App, Vec<AppF
     let mut r = Reader {
         path,
         text,
+        kind,
         errors: Vec::new(),
     };
     let app = r.app(name, doc.get_ref());
@@ -103,6 +118,7 @@ impl<'t, 'i> Table<'t, 'i> {
 struct Reader<'a> {
     path: &'a Path,
     text: &'a str,
+    kind: Kind,
     errors: Vec<AppFileError>,
 }
 
@@ -362,21 +378,52 @@ impl Reader<'_> {
         };
         self.check_keys(&top, TOP_KEYS);
 
-        let bundle = self.field(&top, "bundle", |r, key, v| {
+        let image = self.field(&top, "image", |r, key, v| {
             let s = r.string(key, v)?;
             if s.is_empty() {
-                r.bad_value(key, v, "empty (it is the path of the app's OCI bundle)");
+                r.bad_value(key, v, "empty (it names the app's image in the release)");
                 return None;
             }
-            Some(s)
+            Some(s.to_owned())
         });
-        if top.get("bundle").is_none() {
-            self.missing(
-                &top,
-                "bundle",
-                "the path of the app's OCI bundle (a directory with config.json and rootfs/)",
-            );
-        }
+        let bundle = match self.kind {
+            Kind::Installed => {
+                let bundle = self.field(&top, "bundle", |r, key, v| {
+                    let s = r.string(key, v)?;
+                    if s.is_empty() {
+                        r.bad_value(key, v, "empty (it is the path of the app's OCI bundle)");
+                        return None;
+                    }
+                    Some(s)
+                });
+                if top.get("bundle").is_none() {
+                    self.missing(
+                        &top,
+                        "bundle",
+                        "the path of the app's OCI bundle (a directory with config.json and rootfs/)",
+                    );
+                }
+                bundle
+            }
+            Kind::Release => {
+                if let Some(v) = top.get("bundle") {
+                    self.bad_value(
+                        "bundle",
+                        v,
+                        "a release's app names its image instead: the install writes the bundle",
+                    );
+                }
+                if top.get("image").is_none() {
+                    self.missing(
+                        &top,
+                        "image",
+                        "the app's image: its ref.name in the release's OCI layout (images/)",
+                    );
+                }
+                // Not a path anyone runs: the install replaces it.
+                image.as_deref().map(|_| "")
+            }
+        };
         let dir = self.path.parent().unwrap_or(Path::new(""));
         let bundle = bundle.map(|b| dir.join(b));
 
@@ -440,6 +487,7 @@ impl Reader<'_> {
                 .unwrap_or(Some(CrashLoop::default())),
             logs: self.field(&top, "logs", Self::logs).unwrap_or_default(),
             bundle: bundle?,
+            image,
         };
         Some(app)
     }

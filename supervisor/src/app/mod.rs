@@ -29,6 +29,9 @@ pub struct App {
     /// Absolute when the file's directory was; relative paths in the file are resolved
     /// against that directory. Not checked for existence: bundles may come later.
     pub bundle: PathBuf,
+    /// compose's `image`: in a release's app file, the image the install makes the bundle
+    /// from; in an installed one, where its bundle came from (shown, not used).
+    pub image: Option<String>,
     pub enabled: bool,
     pub restart: Restart,
     pub depends_on: Vec<Dependency>,
@@ -62,7 +65,14 @@ impl App {
     /// is reported, in line order.
     pub fn parse(file: &Path, text: &str) -> Result<App, Vec<AppFileError>> {
         let name = app_name(file).map_err(|e| vec![e])?;
-        file::parse(&name, file, text)
+        file::parse(&name, file, text, file::Kind::Installed)
+    }
+
+    /// Parses an app file of a release: `image` in place of `bundle`, which is left empty
+    /// for the install to fill in.
+    pub fn parse_release(file: &Path, text: &str) -> Result<App, Vec<AppFileError>> {
+        let name = app_name(file).map_err(|e| vec![e])?;
+        file::parse(&name, file, text, file::Kind::Release)
     }
 }
 
@@ -385,7 +395,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 pub fn load_file(file: &Path) -> Result<App, Vec<AppFileError>> {
     let name = app_name(file).map_err(|e| vec![e])?;
     let text = read_capped(file).map_err(|e| vec![e])?;
-    file::parse(&name, file, &text)
+    file::parse(&name, file, &text, file::Kind::Installed)
 }
 
 /// Loads every `*.toml` in `dir`, apps sorted by name. A bad file is reported and skipped; the

@@ -48,6 +48,7 @@ fn minimal_file_gets_compose_defaults() {
             name: "web".into(),
             file: FILE.into(),
             bundle: "/srv/web".into(),
+            image: None,
             enabled: true,
             restart: Restart::No,
             depends_on: vec![],
@@ -302,8 +303,8 @@ fn error_unknown_key() {
         "/etc/davit/apps/web.toml:4: healthcheck.intervall: unknown key (did you mean interval?)"
     );
     assert_eq!(
-        error("bundle = \"b\"\nimage = \"nginx\"\n"),
-        "/etc/davit/apps/web.toml:2: image: unknown key"
+        error("bundle = \"b\"\nports = [\"80:80\"]\n"),
+        "/etc/davit/apps/web.toml:2: ports: unknown key"
     );
 }
 
@@ -571,4 +572,33 @@ fn app_names_are_checked_like_container_ids() {
     for good in ["a.toml", "web-1.toml", "x_y+z.2.toml", "..a.toml"] {
         assert!(app_name(Path::new(good)).is_ok(), "{good:?} refused");
     }
+}
+
+#[test]
+fn a_release_s_app_file_names_its_image_instead_of_a_bundle() {
+    let release = |text: &str| App::parse_release(Path::new("/r/apps/web.toml"), text);
+    let app = release("image = \"web:2\"\nrestart = \"always\"\n").unwrap();
+    assert_eq!(app.image.as_deref(), Some("web:2"));
+    assert_eq!(app.restart, Restart::Always);
+
+    let e = messages(&release("bundle = \"/srv/web\"\nimage = \"web:2\"\n").unwrap_err());
+    assert_eq!(
+        e,
+        [
+            "/r/apps/web.toml:1: bundle: \"/srv/web\": a release's app names its image instead: \
+             the install writes the bundle"
+        ]
+    );
+    let e = messages(&release("restart = \"always\"\n").unwrap_err());
+    assert_eq!(
+        e,
+        [
+            "/r/apps/web.toml: image: missing: the app's image: its ref.name in the release's \
+             OCI layout (images/)"
+        ]
+    );
+    // Installed, the file keeps its image beside the bundle the install wrote.
+    let app = ok("bundle = \"/srv/web\"\nimage = \"web:2\"\n");
+    assert_eq!(app.image.as_deref(), Some("web:2"));
+    assert!(error("image = \"\"\nbundle = \"/b\"\n").contains("image: \"\": empty"));
 }

@@ -190,7 +190,19 @@ impl AppTask {
                     let _ = reply.send(Err(format!("{} is not running", self.name)));
                 }
                 Command::Reload(app) => {
-                    if self.take_file(*app) && self.status.lock().unwrap().enabled {
+                    // An app that ended (exited, or failed) runs again when its file changes:
+                    // a new version, or the old one back after a release rolled back. One a
+                    // user stopped stays stopped.
+                    let changed = match (app.as_ref(), &self.app) {
+                        (Ok(new), Ok(old)) => !same_run(new, old),
+                        _ => false,
+                    };
+                    let ended = matches!(
+                        self.status.lock().unwrap().state,
+                        State::Exited | State::Failed
+                    );
+                    let now_good = self.take_file(*app);
+                    if (now_good || (changed && ended)) && self.status.lock().unwrap().enabled {
                         return Next::Run;
                     }
                 }
@@ -284,9 +296,18 @@ impl AppTask {
                         let _ = reply.send(Err(format!("{} is not running (waiting to restart)", self.name)));
                     }
                     Command::Reload(app) => {
+                        // A new file is a new version (or the old one back): it starts now,
+                        // not after a delay earned by the one that failed.
+                        let changed = match (app.as_ref(), &self.app) {
+                            (Ok(new), Ok(old)) => !same_run(new, old),
+                            _ => false,
+                        };
                         self.take_file(*app);
                         if self.app.is_err() {
                             return Next::Idle;
+                        }
+                        if changed {
+                            return Next::Run;
                         }
                     }
                     Command::SetEnabled(..) => {}
@@ -312,6 +333,21 @@ impl AppTask {
             let up = matches!(s.status, Status::Running | Status::Paused);
             (ours && up).then(|| (s.pid.unwrap(), s.status == Status::Paused))
         });
+        // A record from before the daemon kept bundles names none: taken as the same.
+        let same_bundle = match (&self.record.bundle, &self.app) {
+            (Some(ran), Ok(app)) => *ran == app.bundle,
+            _ => true,
+        };
+        if let (Some(_), false) = (live, same_bundle) {
+            tracing::info!(
+                "{}: stopping its container: it runs another bundle than the app file names",
+                self.name
+            );
+            let _ = self.sup.rt.delete(&self.id, true);
+            self.record.process = None;
+            self.save();
+            return start.then_some(Next::Run);
+        }
         if let (Some((pid, paused)), true, true) = (live, start, self.app.is_ok()) {
             match pid.open_pidfd() {
                 Ok(Some(fd)) => {
@@ -373,7 +409,12 @@ impl AppTask {
                 if let Some(next) = self.wait_dependencies(&app, rx).await {
                     return next;
                 }
-                self.set_state(State::Starting);
+                let bundle = app.bundle.display().to_string();
+                self.publish(|s| {
+                    s.state = State::Starting;
+                    s.reason.clear();
+                    s.bundle = bundle;
+                });
                 if app.notify {
                     match bind_notify(&notify_dir) {
                         Ok(s) => notify = Some(s),
@@ -390,11 +431,14 @@ impl AppTask {
             }
         };
         self.record.process = Some(pid);
+        self.record.bundle = Some(app.bundle.clone());
         self.save();
         let mut ready = !app.notify;
         let mut healthy = false;
+        let bundle = app.bundle.display().to_string();
         self.publish(|s| {
             s.pid = pid.pid as u32;
+            s.bundle = bundle;
             s.state = if frozen {
                 State::Frozen
             } else if ready {
@@ -474,6 +518,7 @@ impl AppTask {
                             return Next::Exit;
                         }
                         Command::Restart(reply) => {
+                            self.stopping_to_restart();
                             let end = self.stop_container(&app, &exit, frozen).await;
                             self.stopped(end);
                             self.user_started();
@@ -525,6 +570,7 @@ impl AppTask {
                                 continue;
                             }
                             tracing::info!("{}: app file changed: restarting it", self.name);
+                            self.stopping_to_restart();
                             let end = self.stop_container(&app, &exit, frozen).await;
                             self.stopped(end);
                             self.take_file(new);
@@ -600,6 +646,15 @@ impl AppTask {
     }
 
     /// A run stopped on purpose: recorded, not a failure.
+    /// Before the daemon stops a container to start the app again: its init is no longer
+    /// one to adopt. A daemon killed from here until the new init is recorded leaves a
+    /// container the next one deletes, and an app it starts afresh, instead of an app whose
+    /// end counts as a failure (and, with `restart = "no"`, stays down).
+    fn stopping_to_restart(&mut self) {
+        self.record.process = None;
+        self.save();
+    }
+
     fn stopped(&mut self, end: End) {
         let text = describe(&end);
         let _ = self.sup.rt.delete(&self.id, true);

@@ -99,6 +99,8 @@ pub struct AppStatus {
     pub status_text: String,
     /// When the state last changed, µs since the epoch.
     pub since: u64,
+    /// The bundle of the app's latest run (set as it starts): which version runs, or ran.
+    pub bundle: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -525,6 +527,7 @@ impl Supervisor {
             enabled,
             status_text: String::new(),
             since: now_us(),
+            bundle: String::new(),
         }));
         let (tx, rx) = mpsc::unbounded_channel();
         let (phase_tx, phase_rx) = watch::channel(Phase::Down);

@@ -21,6 +21,10 @@ pub struct Record {
     /// `Enable`/`Disable` over the API, which take precedence over the app file's `enabled`.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// The bundle that container runs: one from before the app file named another (a
+    /// release installed or rolled back while no daemon ran) is not adopted.
+    #[serde(default)]
+    pub bundle: Option<PathBuf>,
 }
 
 pub struct Records {

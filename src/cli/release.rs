@@ -1,0 +1,205 @@
+//! `davit release install|status|rollback`: the update engine's releases, activated through
+//! the running supervisor.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use supervisor::api::client::{Client, ClientError, Target};
+use update::release::activate::{self, AppView, InstallOptions, Outcome, Supervisor};
+use update::release::state::State;
+use update::release::{self as rel, Paths};
+
+#[derive(Args, Debug)]
+pub struct ReleaseArgs {
+    /// The supervisor's config directory (its app files)
+    #[arg(long, global = true, default_value = "/etc/davit/apps")]
+    config_dir: PathBuf,
+    /// The supervisor's state directory (the store, releases, bundles, volumes)
+    #[arg(long, global = true, default_value = "/var/lib/davit")]
+    state_dir: PathBuf,
+    /// The supervisor's socket (instead of the system bus)
+    #[arg(long, global = true, conflicts_with = "bus")]
+    socket: Option<PathBuf>,
+    /// A D-Bus address to find the supervisor on (instead of the system bus)
+    #[arg(long, global = true)]
+    bus: Option<String>,
+    #[command(subcommand)]
+    command: ReleaseCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReleaseCommand {
+    /// Install a release (a directory: release.toml, apps/NAME.toml, images/): its apps
+    /// switch together, and come back to the current release unless they all confirm
+    Install {
+        dir: PathBuf,
+        /// Install a release that failed before
+        #[arg(long)]
+        retry: bool,
+    },
+    /// The current, previous, failed releases and any install under way
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Go back to the previous release (which must confirm again)
+    Rollback {
+        /// How long its apps have to confirm
+        #[arg(long, default_value = "5m", value_parser = duration)]
+        confirm_timeout: Duration,
+        /// How long they must then stay up
+        #[arg(long, default_value = "30s", value_parser = duration)]
+        watch: Duration,
+    },
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    supervisor::app::parse_duration(s).map_err(|e| e.to_string())
+}
+
+pub fn release(a: ReleaseArgs) -> i32 {
+    let _failpoints = update::failpoints();
+    let paths = match Paths::new(&a.state_dir, &a.config_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("davit: error: {e}");
+            return 1;
+        }
+    };
+    let target = match (a.socket, a.bus) {
+        (Some(s), _) => Target::Socket(s),
+        (None, Some(b)) => Target::Bus(b),
+        (None, None) => Target::Default,
+    };
+    let mut progress = |line: String| println!("{line}");
+    let outcome = match a.command {
+        ReleaseCommand::Status { json } => return status(&paths, json),
+        ReleaseCommand::Install { dir, retry } => connect(target).and_then(|mut sup| {
+            let opts = InstallOptions {
+                retry,
+                policy: Default::default(),
+            };
+            activate::install(&paths, &dir, &opts, &mut sup, &mut progress)
+                .map_err(|e| format!("release {}: {e}", dir.display()))
+        }),
+        ReleaseCommand::Rollback {
+            confirm_timeout,
+            watch,
+        } => connect(target).and_then(|mut sup| {
+            activate::rollback(&paths, confirm_timeout, watch, &mut sup, &mut progress)
+                .map_err(|e| format!("rollback: {e}"))
+        }),
+    };
+    match outcome {
+        Ok(Outcome::Installed {
+            version, changed, ..
+        }) => {
+            println!(
+                "release {version} is current ({})",
+                if changed.is_empty() {
+                    "no app changed".to_owned()
+                } else {
+                    format!("restarted: {}", changed.join(", "))
+                }
+            );
+            0
+        }
+        Ok(Outcome::RolledBack {
+            version,
+            to,
+            reason,
+        }) => {
+            eprintln!(
+                "davit: error: release {version} failed and was rolled back to {}: {reason}",
+                to.as_deref().unwrap_or("no release")
+            );
+            1
+        }
+        Err(e) => {
+            eprintln!("davit: error: {e}");
+            1
+        }
+    }
+}
+
+fn status(paths: &Paths, json: bool) -> i32 {
+    let state = match State::load(paths) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("davit: error: {e}");
+            return 1;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&state).unwrap_or_default()
+        );
+        return 0;
+    }
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    println!("current:  {}", show(&state.current));
+    println!("previous: {}", show(&state.previous));
+    if let Some(p) = &state.pending {
+        println!(
+            "pending:  {} ({}, from {})",
+            p.version,
+            p.phase,
+            p.from.as_deref().unwrap_or("no release")
+        );
+    }
+    for f in &state.failed {
+        println!("failed:   {}: {}", f.version, f.reason);
+    }
+    if let Some(v) = &state.current
+        && let Ok(apps) = rel::installed_apps(paths, v)
+    {
+        println!(
+            "apps:     {}",
+            apps.into_keys().collect::<Vec<_>>().join(", ")
+        );
+    }
+    0
+}
+
+/// The supervisor over its API, driven from this synchronous command.
+struct Api {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+}
+
+fn connect(target: Target) -> Result<Api, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = rt
+        .block_on(Client::connect(&target))
+        .map_err(|e| format!("a release is activated by the supervisor: {e}"))?;
+    Ok(Api { rt, client })
+}
+
+impl Supervisor for Api {
+    fn reload(&mut self) -> Result<(), String> {
+        self.rt
+            .block_on(self.client.reload(None))
+            .map_err(|e| e.to_string())
+    }
+
+    fn status(&mut self, app: &str) -> Result<Option<AppView>, String> {
+        match self.rt.block_on(self.client.status(app)) {
+            Ok(s) => Ok(Some(AppView {
+                state: s.state,
+                health: s.health,
+                pid: s.pid,
+                restarts: s.restarts,
+                last_exit: s.last_exit,
+                reason: s.reason,
+                bundle: s.bundle.unwrap_or_default(),
+            })),
+            Err(ClientError::Refused { name, .. }) if name.ends_with("UnknownObject") => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,762 @@
+//! `davit release install|status|rollback` against a running daemon (update/README.md,
+//! "Releases"): releases built with umoci from Debian's busybox-static, installed into the
+//! daemon's state directory, their apps run from overlayfs roots over the store's layers.
+//! Each app appends its version to `/data/runs`, a volume: the host reads which version ran,
+//! in which order, and that the data outlived each switch.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::harness::*;
+
+/// Bound of one install or rollback (a release's confirm_timeout plus its watch, and slack).
+const INSTALL_SECS: u64 = 120;
+
+/// A daemon, the OCI layout its releases' images are built in, and a guard that unmounts the
+/// apps' roots (overlayfs, under the state directory) before the daemon's directory goes.
+struct Board {
+    d: Daemon,
+    work: tempfile::TempDir,
+    layout: PathBuf,
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        let installed = self.d.state_dir.join("installed");
+        let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+            return;
+        };
+        for line in info.lines() {
+            if let Some(mp) = line.split(' ').nth(4)
+                && Path::new(mp).starts_with(&installed)
+            {
+                let _ = nix::mount::umount2(mp, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+}
+
+fn umoci(args: &[&str]) {
+    let out = Command::new("umoci")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("umoci: {e} (testbeds/setup.sh installs it)"));
+    assert!(out.status.success(), "umoci {args:?}: {}", stderr(&out));
+}
+
+impl Board {
+    fn new() -> Board {
+        let work = tempfile::Builder::new()
+            .prefix("davit-release")
+            .tempdir()
+            .unwrap();
+        let layout = work.path().join("images");
+        let l = layout.to_str().unwrap();
+        umoci(&["init", "--layout", l]);
+        umoci(&["new", "--image", &format!("{l}:base")]);
+        let b = work.path().join("base-bundle");
+        umoci(&[
+            "unpack",
+            "--image",
+            &format!("{l}:base"),
+            b.to_str().unwrap(),
+        ]);
+        fs::create_dir_all(b.join("rootfs/bin")).unwrap();
+        fs::copy("/bin/busybox", b.join("rootfs/bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", b.join("rootfs/bin/sh")).unwrap();
+        umoci(&[
+            "repack",
+            "--image",
+            &format!("{l}:base"),
+            b.to_str().unwrap(),
+        ]);
+        let mut d = Daemon::new();
+        d.start();
+        Board { d, work, layout }
+    }
+
+    /// Image `tag`: the busybox base running `sh -c SCRIPT`, with a volume at /data.
+    fn image(&self, tag: &str, script: &str) {
+        let l = self.layout.to_str().unwrap();
+        umoci(&[
+            "config",
+            "--image",
+            &format!("{l}:base"),
+            "--tag",
+            tag,
+            "--config.entrypoint",
+            "sh",
+            "--config.cmd",
+            "-c",
+            "--config.cmd",
+            script,
+            "--config.volume",
+            "/data",
+        ]);
+    }
+
+    /// An app that records `tag` in /data/runs, tries to write its root, and runs until
+    /// SIGTERM.
+    fn steady_image(&self, tag: &str) {
+        self.image(
+            tag,
+            &format!(
+                "trap 'exit 0' TERM; echo {tag} >> /data/runs; \
+                 if touch /written 2>/dev/null; then echo {tag} >> /data/root-writable; fi; \
+                 sleep 31601 & wait"
+            ),
+        );
+    }
+
+    /// A release directory: release.toml (`version` and `extra`), one app file per
+    /// `(name, text)`, and the images.
+    fn release(&self, version: &str, extra: &str, apps: &[(&str, &str)]) -> PathBuf {
+        let dir = self.work.path().join(format!("release-{version}"));
+        fs::create_dir_all(dir.join("apps")).unwrap();
+        fs::write(
+            dir.join("release.toml"),
+            format!("version = \"{version}\"\n{extra}"),
+        )
+        .unwrap();
+        for (name, text) in apps {
+            fs::write(dir.join("apps").join(format!("{name}.toml")), text).unwrap();
+        }
+        std::os::unix::fs::symlink(&self.layout, dir.join("images")).unwrap();
+        dir
+    }
+
+    fn davit_release(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(davit_bin());
+        c.arg("release")
+            .arg("--state-dir")
+            .arg(&self.d.state_dir)
+            .arg("--config-dir")
+            .arg(&self.d.config_dir)
+            .arg("--socket")
+            .arg(&self.d.socket)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        output_within(
+            self.davit_release(args),
+            INSTALL_SECS,
+            &format!("davit release {args:?}"),
+        )
+    }
+
+    fn install(&self, dir: &Path) -> Output {
+        self.run(&["install", dir.to_str().unwrap()])
+    }
+
+    fn install_ok(&self, dir: &Path) -> String {
+        let out = self.install(dir);
+        assert!(
+            out.status.success(),
+            "install {}: {}{}\ndaemon:\n{}",
+            dir.display(),
+            stdout(&out),
+            stderr(&out),
+            self.d.log_tail()
+        );
+        stdout(&out)
+    }
+
+    /// The install must fail, with the app rolled back; its stderr.
+    fn install_fails(&self, dir: &Path) -> String {
+        let out = self.install(dir);
+        assert!(
+            !out.status.success(),
+            "install {} should have failed: {}",
+            dir.display(),
+            stdout(&out)
+        );
+        format!("{}{}", stdout(&out), stderr(&out))
+    }
+
+    fn state(&self) -> Value {
+        let out = self.run(&["status", "--json"]);
+        assert!(out.status.success(), "release status: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn volume(&self, app: &str) -> PathBuf {
+        self.d.state_dir.join("volumes").join(app).join("data")
+    }
+
+    fn runs(&self, app: &str) -> Vec<String> {
+        fs::read_to_string(self.volume(app).join("runs"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits until app `name` runs (state running) with `runs` as its volume's record.
+    fn wait_runs(&self, name: &str, runs: &[&str]) -> Value {
+        let s = self.d.wait_state(name, "running", 30);
+        wait_until(30, &format!("{name}'s runs to be {runs:?}"), || {
+            self.runs(name) == runs
+        });
+        s
+    }
+}
+
+#[test]
+fn an_installed_release_runs_its_app_from_the_image_on_a_read_only_root() {
+    let b = Board::new();
+    let web = unique("web");
+    b.steady_image("web-1");
+    let r1 = b.release(
+        "1",
+        "watch = \"1s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
+    let out = b.install_ok(&r1);
+    assert!(
+        out.contains(&format!("release 1 is current (restarted: {web})")),
+        "{out}"
+    );
+
+    let s = b.wait_runs(web.as_str(), &["web-1"]);
+    let bundle = PathBuf::from(s["bundle"].as_str().unwrap());
+    assert!(
+        bundle.starts_with(b.d.state_dir.join("installed").join(&web)),
+        "{bundle:?}"
+    );
+    // The root is the image's layers under an overlay, and the app cannot write to it.
+    assert!(!b.volume(&web).join("root-writable").exists());
+    assert_eq!(
+        fs::read(bundle.join("rootfs/bin/busybox")).unwrap(),
+        fs::read("/bin/busybox").unwrap()
+    );
+    let state = b.state();
+    assert_eq!(state["current"], "1", "{state}");
+    assert_eq!(state["pending"], Value::Null, "{state}");
+    // The config directory holds the installed app file, which names its image.
+    let file = fs::read_to_string(b.d.config_dir.join(format!("{web}.toml"))).unwrap();
+    assert!(file.contains("image = \"web-1\""), "{file}");
+
+    // Installing it again is refused: it is current.
+    let again = b.install(&r1);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already the current one"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn a_version_that_exits_at_once_rolls_back_and_is_not_installed_again_unasked() {
+    let b = Board::new();
+    let web = unique("web");
+    b.steady_image("web-1");
+    b.image("web-2", "echo web-2 >> /data/runs; exit 3");
+    let r1 = b.release(
+        "1",
+        "watch = \"1s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
+    let r2 = b.release(
+        "2",
+        "confirm_timeout = \"30s\"\nwatch = \"5s\"\n",
+        &[(
+            web.as_str(),
+            "image = \"web-2\"\nrestart = \"on-failure\"\n",
+        )],
+    );
+    b.install_ok(&r1);
+    let before = b.wait_runs(web.as_str(), &["web-1"]);
+
+    let err = b.install_fails(&r2);
+    assert!(
+        err.contains("release 2 failed and was rolled back to 1") && err.contains("exited 3"),
+        "{err}"
+    );
+    // The old version runs again, from its own bundle, with the data the new one wrote.
+    let after = b.wait_runs(web.as_str(), &["web-1", "web-2", "web-1"]);
+    assert_eq!(after["bundle"], before["bundle"]);
+    let state = b.state();
+    assert_eq!(state["current"], "1", "{state}");
+    assert_eq!(state["failed"][0]["version"], "2", "{state}");
+
+    // Not again unless asked.
+    let err = b.install_fails(&r2);
+    assert!(
+        err.contains("failed before") && err.contains("--retry"),
+        "{err}"
+    );
+    assert_eq!(b.runs(&web).len(), 3);
+}
+
+#[test]
+fn a_version_that_never_gets_healthy_or_ready_rolls_back() {
+    let b = Board::new();
+    let web = unique("web");
+    b.steady_image("web-1");
+    b.steady_image("web-2");
+    let r1 = b.release(
+        "1",
+        "watch = \"1s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
+    b.install_ok(&r1);
+    b.wait_runs(web.as_str(), &["web-1"]);
+
+    let unhealthy = b.release(
+        "2-unhealthy",
+        "confirm_timeout = \"60s\"\n",
+        &[(
+            web.as_str(),
+            "image = \"web-2\"\n[healthcheck]\ntest = [\"CMD\", \"false\"]\ninterval = \"200ms\"\nretries = 1\n",
+        )],
+    );
+    let err = b.install_fails(&unhealthy);
+    assert!(err.contains(&format!("{web} is unhealthy")), "{err}");
+    b.wait_runs(web.as_str(), &["web-1", "web-2", "web-1"]);
+
+    let never_ready = b.release(
+        "2-never-ready",
+        "confirm_timeout = \"2s\"\n",
+        &[(web.as_str(), "image = \"web-2\"\nnotify = true\n")],
+    );
+    let err = b.install_fails(&never_ready);
+    assert!(
+        err.contains(&format!("not confirmed within 2 s: {web} (starting)")),
+        "{err}"
+    );
+    b.wait_runs(web.as_str(), &["web-1", "web-2", "web-1", "web-2", "web-1"]);
+    let state = b.state();
+    let failed: Vec<&str> = state["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["2-unhealthy", "2-never-ready"], "{state}");
+}
+
+#[test]
+fn a_version_that_crashes_within_the_watch_window_rolls_back() {
+    let b = Board::new();
+    let web = unique("web");
+    b.steady_image("web-1");
+    b.image("web-2", "echo web-2 >> /data/runs; sleep 1; exit 4");
+    let r1 = b.release(
+        "1",
+        "watch = \"1s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
+    let r2 = b.release(
+        "2",
+        "watch = \"20s\"\n",
+        &[(web.as_str(), "image = \"web-2\"\n")],
+    );
+    b.install_ok(&r1);
+    b.wait_runs(web.as_str(), &["web-1"]);
+    let err = b.install_fails(&r2);
+    assert!(err.contains("exited 4"), "{err}");
+    b.wait_runs(web.as_str(), &["web-1", "web-2", "web-1"]);
+    assert_eq!(b.state()["current"], "1");
+}
+
+#[test]
+fn the_apps_of_a_release_switch_together_and_roll_back_together() {
+    let b = Board::new();
+    let (app_a, app_b) = (unique("a"), unique("b"));
+    for tag in ["a-1", "b-1", "a-2", "a-3"] {
+        b.steady_image(tag);
+    }
+    b.image("b-2", "echo b-2 >> /data/runs; exit 5");
+    let r1 = b.release(
+        "1",
+        "watch = \"1s\"\n",
+        &[
+            (app_a.as_str(), "image = \"a-1\"\n"),
+            (app_b.as_str(), "image = \"b-1\"\n"),
+        ],
+    );
+    b.install_ok(&r1);
+    let a1 = b.wait_runs(app_a.as_str(), &["a-1"]);
+    let b1 = b.wait_runs(app_b.as_str(), &["b-1"]);
+
+    // a would be fine, b is not: both go back.
+    let r2 = b.release(
+        "2",
+        "watch = \"2s\"\n",
+        &[
+            (app_a.as_str(), "image = \"a-2\"\n"),
+            (app_b.as_str(), "image = \"b-2\"\n"),
+        ],
+    );
+    let err = b.install_fails(&r2);
+    assert!(
+        err.contains(&format!("{app_b} is")) && err.contains("exited 5"),
+        "{err}"
+    );
+    let a = b.wait_runs(app_a.as_str(), &["a-1", "a-2", "a-1"]);
+    let bb = b.wait_runs(app_b.as_str(), &["b-1", "b-2", "b-1"]);
+    assert_eq!(a["bundle"], a1["bundle"]);
+    assert_eq!(bb["bundle"], b1["bundle"]);
+
+    // An app a release leaves as it was keeps running, untouched.
+    let b_pid = bb["pid"].clone();
+    let r3 = b.release(
+        "3",
+        "watch = \"1s\"\n",
+        &[
+            (app_a.as_str(), "image = \"a-3\"\n"),
+            (app_b.as_str(), "image = \"b-1\"\n"),
+        ],
+    );
+    let out = b.install_ok(&r3);
+    assert!(out.contains(&format!("restarted: {app_a})")), "{out}");
+    b.wait_runs(app_a.as_str(), &["a-1", "a-2", "a-1", "a-3"]);
+    let bb = b.d.status(&app_b);
+    assert_eq!(bb["pid"], b_pid, "b was restarted: {bb}");
+    assert_eq!(b.runs(&app_b), ["b-1", "b-2", "b-1"]);
+
+    // Back to the previous release on request; the one left is marked failed.
+    let out = b.run(&["rollback", "--watch", "1s"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    b.wait_runs(app_a.as_str(), &["a-1", "a-2", "a-1", "a-3", "a-1"]);
+    let state = b.state();
+    assert_eq!(state["current"], "1", "{state}");
+    assert!(
+        state["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["version"] == "3" && f["reason"] == "rolled back by request"),
+        "{state}"
+    );
+}
+
+#[test]
+fn an_app_file_no_release_installed_is_not_overwritten() {
+    let mut b = Board::new();
+    let web = unique("web");
+    b.d.add_app(web.as_str(), "sleep 31602", "");
+    let mine = fs::read_to_string(b.d.config_dir.join(format!("{web}.toml"))).unwrap();
+    b.steady_image("web-1");
+    let r1 = b.release("1", "", &[(web.as_str(), "image = \"web-1\"\n")]);
+    let err = b.install_fails(&r1);
+    assert!(err.contains("was not installed by a release"), "{err}");
+    assert_eq!(
+        fs::read_to_string(b.d.config_dir.join(format!("{web}.toml"))).unwrap(),
+        mine
+    );
+    assert_eq!(b.state()["current"], Value::Null);
+}
+
+#[test]
+fn an_install_cut_short_is_undone_when_the_supervisor_starts_again() {
+    let mut b = Board::new();
+    let web = unique("web");
+    b.steady_image("web-1");
+    b.steady_image("web-2");
+    let r1 = b.release(
+        "1",
+        "watch = \"1s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
+    b.install_ok(&r1);
+    let before = b.wait_runs(web.as_str(), &["web-1"]);
+    // Version 2 never confirms (no READY=1): the installer waits while it runs.
+    let r2 = b.release(
+        "2",
+        "confirm_timeout = \"10m\"\n",
+        &[(web.as_str(), "image = \"web-2\"\nnotify = true\n")],
+    );
+    let mut installer = b
+        .davit_release(&["install", r2.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(60, "web-2 to run", || b.runs(&web) == ["web-1", "web-2"]);
+    assert_eq!(b.state()["pending"]["phase"], "confirming");
+    // A power cut, as far as the installer and the daemon know.
+    installer.kill().unwrap();
+    installer.wait().unwrap();
+    b.d.kill9();
+
+    b.d.start();
+    let after = b.wait_runs(web.as_str(), &["web-1", "web-2", "web-1"]);
+    assert_eq!(after["bundle"], before["bundle"]);
+    let state = b.state();
+    assert_eq!(state["current"], "1", "{state}");
+    assert_eq!(state["pending"], Value::Null, "{state}");
+    assert_eq!(state["failed"][0]["version"], "2", "{state}");
+    assert!(
+        state["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted while confirming"),
+        "{state}"
+    );
+    assert!(
+        b.d.log_tail().contains("release 2: interrupted"),
+        "{}",
+        b.d.log_tail()
+    );
+}
+
+/// Power cuts during installs: the installer (and with it the daemon) stopped dead at a fail
+/// point or killed at a random moment, then the daemon started again. Every trial must end
+/// with no install pending, each app running from the bundle of the release `state.json`
+/// calls current (the old one or the new one), and the store verifying clean.
+#[cfg(feature = "failpoints")]
+mod power_cuts {
+    use super::*;
+
+    /// Two apps, `a` and `b`, alternating between image sets X and Y, so that every release
+    /// changes both; `b-bad` exits at once.
+    struct Trials {
+        b: Board,
+        apps: [String; 2],
+        seq: usize,
+    }
+
+    impl Trials {
+        fn new() -> Trials {
+            // The fail points are compiled into cargo's build only: the installer is always
+            // that binary; the daemon is the one under test.
+            let b = Board::new();
+            for tag in ["a-X", "b-X", "a-Y", "b-Y"] {
+                b.steady_image(tag);
+            }
+            b.image("b-bad", "exit 7");
+            let apps = [unique("a"), unique("b")];
+            let t = Trials { b, apps, seq: 0 };
+            let r0 = t.release("X", "X");
+            t.b.install_ok(&r0);
+            t
+        }
+
+        /// The next release: `a` on image set `a_set`, `b` on `b_set` (or "bad").
+        fn release(&self, a_set: &str, b_set: &str) -> PathBuf {
+            let [a, bb] = &self.apps;
+            self.b.release(
+                &format!("t{}-{a_set}{b_set}", self.seq),
+                "confirm_timeout = \"30s\"\nwatch = \"0s\"\n",
+                &[
+                    (a.as_str(), &format!("image = \"a-{a_set}\"\n")),
+                    (
+                        bb.as_str(),
+                        &format!("image = \"b-{b_set}\"\nrestart = \"on-failure\"\n"),
+                    ),
+                ],
+            )
+        }
+
+        fn installer(&self, dir: &Path, failpoints: &str) -> std::process::Child {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_davit"));
+            c.args(
+                self.b
+                    .davit_release(&["install", dir.to_str().unwrap()])
+                    .get_args(),
+            );
+            c.env("FAILPOINTS", failpoints)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            c.spawn().unwrap()
+        }
+
+        /// The cut: the daemon killed too, then started again; then the invariant.
+        fn restart_and_check(&mut self) -> Value {
+            self.b.d.kill9();
+            self.b.d.start();
+            let state = self.b.state();
+            assert_eq!(state["pending"], Value::Null, "{state}");
+            let current = state["current"]
+                .as_str()
+                .expect("a current release")
+                .to_owned();
+            for app in &self.apps {
+                let file = self
+                    .b
+                    .d
+                    .state_dir
+                    .join("releases")
+                    .join(&current)
+                    .join("apps")
+                    .join(format!("{app}.toml"));
+                let text = fs::read_to_string(&file).unwrap();
+                let bundle = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("bundle = "))
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_owned();
+                self.b
+                    .d
+                    .wait_status(app, 30, &format!("{app} running {bundle}"), |s| {
+                        s["state"] == "running" && s["bundle"] == bundle.as_str()
+                    });
+            }
+            let verify = output_within(
+                {
+                    let mut c = Command::new(env!("CARGO_BIN_EXE_davit"));
+                    c.args(["store", "--store"])
+                        .arg(self.b.d.state_dir.join("store"))
+                        .arg("verify");
+                    c
+                },
+                60,
+                "davit store verify",
+            );
+            assert!(
+                verify.status.success(),
+                "store verify: {}{}",
+                stdout(&verify),
+                stderr(&verify)
+            );
+            state
+        }
+    }
+
+    #[test]
+    fn a_stop_at_any_journaled_step_ends_on_the_old_or_the_new_release() {
+        let mut t = Trials::new();
+        // (fail point, fail's action, whether the release is one that must roll back,
+        // whether the stop comes after the install was journaled: then the release is
+        // recorded as failed unless it became current)
+        let points = [
+            ("release-bundle-written", "panic", false, false),
+            ("release-written", "panic", false, false),
+            ("release-state-save", "panic", false, false),
+            ("release-journaled", "panic", false, true),
+            ("release-app-file-written", "panic", false, true),
+            // One app's file switched, the other's not yet.
+            ("release-app-file-written", "1*off->panic", false, true),
+            ("release-switched", "panic", false, true),
+            ("release-confirming", "panic", false, true),
+            ("release-confirmed", "panic", false, true),
+            ("release-state-save", "2*off->panic", false, true),
+            ("release-rolling-back", "panic", true, true),
+            ("release-app-file-written", "2*off->panic", true, true),
+            ("release-switched-back", "panic", true, true),
+            ("release-state-save", "3*off->panic", true, true),
+        ];
+        let (mut old, mut new) = (0, 0);
+        let mut set = "X";
+        for (point, action, fails, journaled) in points {
+            t.seq += 1;
+            let before = t.b.state()["current"].as_str().unwrap().to_owned();
+            set = if set == "X" { "Y" } else { "X" };
+            let dir = t.release(set, if fails { "bad" } else { set });
+            let version = dir.file_name().unwrap().to_str().unwrap()["release-".len()..].to_owned();
+            let child = t.installer(&dir, &format!("{point}={action}"));
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(
+                !out.status.success() && err.contains(point),
+                "{point}={action}: the installer was not stopped there: {err}"
+            );
+            let state = t.restart_and_check();
+            let now = state["current"].as_str().unwrap();
+            if now == version {
+                new += 1;
+            } else {
+                assert_eq!(now, before, "{point}={action}: {state}");
+                old += 1;
+            }
+            if now != version && journaled {
+                // A release cut short is not retried unasked; it is recorded as failed.
+                assert!(
+                    state["failed"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|f| f["version"] == version.as_str()),
+                    "{point}={action}: {state}"
+                );
+            }
+        }
+        println!(
+            "fail points: {} trials, {old} ended on the old release, {new} on the new one",
+            points.len()
+        );
+        assert!(old > 0);
+    }
+
+    #[test]
+    fn random_kills_during_installs_end_on_the_old_or_the_new_release() {
+        let trials: usize = std::env::var("DAVIT_RELEASE_TRIALS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        let mut t = Trials::new();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15 ^ std::process::id() as u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // The delays span one whole install: measured, then shrunk while kills miss.
+        let t0 = std::time::Instant::now();
+        t.seq += 1;
+        let dir = t.release("Y", "Y");
+        t.b.install_ok(&dir);
+        let mut span = t0.elapsed().as_millis() as u64 + 1;
+        let (mut finished, mut preparing, mut activating, mut old, mut new) = (0, 0, 0, 0, 0);
+        let mut set = "Y";
+        for _ in 0..trials {
+            t.seq += 1;
+            set = if set == "X" { "Y" } else { "X" };
+            let before = t.b.state()["current"].as_str().unwrap().to_owned();
+            let dir = t.release(set, set);
+            let version = dir.file_name().unwrap().to_str().unwrap()["release-".len()..].to_owned();
+            let mut child = t.installer(&dir, "");
+            let delay = std::time::Duration::from_millis(rand() % span);
+            let deadline = std::time::Instant::now() + delay;
+            let mut done = None;
+            while std::time::Instant::now() < deadline {
+                if let Some(st) = child.try_wait().unwrap() {
+                    done = Some(st);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            if done.is_none() {
+                let _ = child.kill();
+            }
+            child.wait().unwrap();
+            let pending = t.b.state()["pending"].clone();
+            match (&done, pending.is_null()) {
+                (Some(_), _) => {
+                    finished += 1;
+                    span = (span * 9 / 10).max(5);
+                }
+                (None, true) => preparing += 1,
+                (None, false) => activating += 1,
+            }
+            let state = t.restart_and_check();
+            let now = state["current"].as_str().unwrap();
+            if now == version {
+                new += 1;
+            } else {
+                assert_eq!(now, before, "{state}");
+                old += 1;
+            }
+        }
+        println!(
+            "kill trials: {trials}: {preparing} killed while preparing, {activating} while \
+             activating, {finished} finished first; {old} ended on the old release, {new} on \
+             the new one"
+        );
+        assert!(
+            preparing + activating > 0,
+            "no trial killed an install: the trials proved nothing"
+        );
+    }
+}

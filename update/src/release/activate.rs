@@ -1,0 +1,572 @@
+//! Switching the supervisor from one release to another, journaled in
+//! [`State`](super::state::State): the step is recorded, then taken. The new release must
+//! confirm (each changed app running from its new bundle, READY=1 given with `notify`,
+//! healthy with a healthcheck) within the release's `confirm_timeout`, then stay up for its
+//! `watch` window; otherwise the old release's app files come back and the new one is marked
+//! failed. All the apps of a release switch together, and roll back together.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use supervisor::app::App;
+
+use super::prepare::{Prepared, prepare};
+use super::state::{Failed, Pending, Phase, State, mkdir};
+use super::{Paths, Release, installed_apps, rootfs};
+use crate::error::{Error, Result};
+use crate::layer::Policy;
+use crate::store::{Store, sync_dir};
+
+/// The supervisor, as an activation needs it: told to re-read its config directory, asked
+/// how an app fares.
+pub trait Supervisor {
+    fn reload(&mut self) -> std::result::Result<(), String>;
+    /// `None` while the supervisor does not know the app.
+    fn status(&mut self, app: &str) -> std::result::Result<Option<AppView>, String>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AppView {
+    pub state: String,
+    pub health: String,
+    pub pid: u32,
+    pub restarts: u32,
+    pub last_exit: String,
+    pub reason: String,
+    /// The bundle of its latest run.
+    pub bundle: String,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Installed {
+        version: String,
+        /// Apps that restarted onto a new bundle (the others were left running).
+        changed: Vec<String>,
+        prepared: Prepared,
+    },
+    RolledBack {
+        version: String,
+        to: Option<String>,
+        reason: String,
+    },
+}
+
+/// How often an activation looks at the apps while it waits for them.
+const POLL: Duration = Duration::from_millis(100);
+
+/// One install or rollback at a time, and none while the supervisor recovers from a cut one.
+pub struct Lock(#[allow(dead_code)] Flock<File>);
+
+pub fn lock(paths: &Paths) -> Result<Option<Lock>> {
+    let dir = paths.releases();
+    mkdir(&dir)?;
+    let path = dir.join("lock");
+    let f = File::create(&path).map_err(|e| Error::io("opening", &path, e))?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Some(Lock(l))),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(Error::io("locking", &path, e.into())),
+    }
+}
+
+fn busy(paths: &Paths) -> Error {
+    Error::Release {
+        reason: format!(
+            "another release install or rollback is under way ({} is locked)",
+            paths.releases().join("lock").display()
+        ),
+    }
+}
+
+pub struct InstallOptions {
+    /// Install a release that failed before.
+    pub retry: bool,
+    pub policy: Policy,
+}
+
+/// `davit release install DIR`: prepare, switch, confirm or roll back. `progress` gets one
+/// line per step.
+pub fn install(
+    paths: &Paths,
+    dir: &Path,
+    opts: &InstallOptions,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> Result<Outcome> {
+    let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
+    if let Some(msg) = undo_pending(paths)? {
+        progress(msg);
+        sup.reload().map_err(supervisor_error)?;
+    }
+    let release = Release::read(dir)?;
+    let mut state = State::load(paths)?;
+    let version = release.version.clone();
+    if state.current.as_deref() == Some(&version) {
+        return Err(Error::Release {
+            reason: format!("release {version} is already the current one"),
+        });
+    }
+    if let Some(f) = state.has_failed(&version).filter(|_| !opts.retry) {
+        return Err(Error::Release {
+            reason: format!(
+                "release {version} failed before ({}); install it with --retry to try it again",
+                f.reason
+            ),
+        });
+    }
+    check_conflicts(paths, &state, &release)?;
+
+    progress(format!("preparing release {version}"));
+    let store = Store::open(&paths.store())?;
+    let prepared = prepare(paths, &store, &release, &opts.policy)?;
+    drop(store);
+    progress(format!(
+        "stored {} blobs, unpacked {} layers ({} already present)",
+        prepared.blobs_stored, prepared.layers_unpacked, prepared.layers_present
+    ));
+    for bundle in prepared.bundles.values() {
+        rootfs::mount_rootfs(bundle)?;
+    }
+    let from = state.current.clone();
+    match activate(
+        paths,
+        &mut state,
+        &version,
+        release.confirm_timeout,
+        release.watch,
+        sup,
+        progress,
+    )? {
+        Ok(changed) => Ok(Outcome::Installed {
+            version,
+            changed,
+            prepared,
+        }),
+        Err(reason) => Ok(Outcome::RolledBack {
+            version,
+            to: from,
+            reason,
+        }),
+    }
+}
+
+/// `davit release rollback`: back to the previous release, which must confirm as a new one
+/// would. The release left is marked failed, so that it is not installed again unasked.
+pub fn rollback(
+    paths: &Paths,
+    confirm_timeout: Duration,
+    watch: Duration,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> Result<Outcome> {
+    let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
+    if let Some(msg) = undo_pending(paths)? {
+        progress(msg);
+        sup.reload().map_err(supervisor_error)?;
+    }
+    let mut state = State::load(paths)?;
+    let (Some(current), Some(previous)) = (state.current.clone(), state.previous.clone()) else {
+        return Err(Error::Release {
+            reason: "there is no previous release to roll back to".into(),
+        });
+    };
+    mount_release(paths, &previous)?;
+    progress(format!("rolling back from {current} to {previous}"));
+    match activate(
+        paths,
+        &mut state,
+        &previous,
+        confirm_timeout,
+        watch,
+        sup,
+        progress,
+    )? {
+        Ok(changed) => {
+            state.failed.retain(|f| f.version != current);
+            state.failed.push(Failed {
+                version: current,
+                reason: "rolled back by request".into(),
+            });
+            state.save(paths)?;
+            Ok(Outcome::Installed {
+                version: previous,
+                changed,
+                prepared: Prepared::default(),
+            })
+        }
+        Err(reason) => Ok(Outcome::RolledBack {
+            version: previous,
+            to: Some(current),
+            reason,
+        }),
+    }
+}
+
+/// At the supervisor's start, before it reads its config directory: an activation that a
+/// power cut or a kill interrupted is undone (the release it replaced comes back, the new
+/// one is marked failed), and the roots of the releases it may run are mounted. Nothing to
+/// do while an installer holds the lock: it finishes its own work.
+pub fn recover(paths: &Paths) -> Result<Vec<String>> {
+    let Some(_lock) = lock(paths)? else {
+        return Ok(vec![]);
+    };
+    let mut notes = Vec::new();
+    if let Some(msg) = undo_pending(paths)? {
+        notes.push(msg);
+    }
+    let state = State::load(paths)?;
+    for version in [&state.current, &state.previous].into_iter().flatten() {
+        if let Err(e) = mount_release(paths, version) {
+            notes.push(format!("release {version}: {e}"));
+        }
+    }
+    Ok(notes)
+}
+
+/// Rolls back an activation left pending; the message says what was undone.
+fn undo_pending(paths: &Paths) -> Result<Option<String>> {
+    let mut state = State::load(paths)?;
+    let Some(p) = state.pending.clone() else {
+        return Ok(None);
+    };
+    if let Some(from) = &p.from {
+        mount_release(paths, from)?;
+    }
+    let reason = format!(
+        "interrupted while {} (the installer was killed or the power cut)",
+        p.phase
+    );
+    undo(paths, &mut state, &reason)?;
+    Ok(Some(format!(
+        "release {}: {reason}: rolled back to {}",
+        p.version,
+        p.from.as_deref().unwrap_or("no release")
+    )))
+}
+
+/// Journals the switch to `to`, takes it, and waits for the apps. `Ok(Err(reason))` is a
+/// release that did not confirm and was rolled back.
+fn activate(
+    paths: &Paths,
+    state: &mut State,
+    to: &str,
+    confirm_timeout: Duration,
+    watch: Duration,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> Result<std::result::Result<Vec<String>, String>> {
+    let from = state.current.clone();
+    state.pending = Some(Pending {
+        version: to.to_owned(),
+        from: from.clone(),
+        phase: Phase::Switching,
+    });
+    state.save(paths)?;
+    fail::fail_point!("release-journaled");
+    let changed = switch(paths, from.as_deref(), Some(to))?;
+    fail::fail_point!("release-switched");
+    if let Some(p) = &mut state.pending {
+        p.phase = Phase::Confirming;
+    }
+    state.save(paths)?;
+    fail::fail_point!("release-confirming");
+    progress(format!(
+        "switched to release {to}; waiting for {} to confirm",
+        if changed.is_empty() {
+            "no app (none changed)".to_owned()
+        } else {
+            changed.keys().cloned().collect::<Vec<_>>().join(", ")
+        }
+    ));
+    let result = match sup.reload() {
+        Ok(()) => confirm(&changed, confirm_timeout, watch, sup, progress),
+        Err(e) => Err(format!("the supervisor did not reload: {e}")),
+    };
+    match result {
+        Ok(()) => {
+            fail::fail_point!("release-confirmed");
+            state.previous = from;
+            state.current = Some(to.to_owned());
+            state.failed.retain(|f| f.version != to);
+            state.pending = None;
+            state.save(paths)?;
+            Ok(Ok(changed.into_keys().collect()))
+        }
+        Err(reason) => {
+            progress(format!("release {to} failed: {reason}; rolling back"));
+            let back = undo(paths, state, &reason)?;
+            match sup.reload() {
+                Ok(()) => running_again(&back, confirm_timeout, sup, progress),
+                Err(e) => progress(format!(
+                    "the supervisor did not reload after the rollback: {e}"
+                )),
+            }
+            Ok(Err(reason))
+        }
+    }
+}
+
+/// Puts the pending release's `from` back and records the pending one as failed. Returns
+/// the apps that go back to another bundle.
+fn undo(paths: &Paths, state: &mut State, reason: &str) -> Result<BTreeMap<String, PathBuf>> {
+    let Some(p) = state.pending.as_mut() else {
+        return Ok(BTreeMap::new());
+    };
+    p.phase = Phase::RollingBack;
+    let p = p.clone();
+    state.save(paths)?;
+    fail::fail_point!("release-rolling-back");
+    let back = switch(paths, Some(&p.version), p.from.as_deref())?;
+    fail::fail_point!("release-switched-back");
+    state.failed.retain(|f| f.version != p.version);
+    state.failed.push(Failed {
+        version: p.version.clone(),
+        reason: reason.to_owned(),
+    });
+    state.pending = None;
+    state.save(paths)?;
+    Ok(back)
+}
+
+/// After a rollback: says when each app runs its old bundle again, or that it did not within
+/// `timeout` (the rollback stands either way; the supervisor keeps restarting it by its
+/// policy).
+fn running_again(
+    apps: &BTreeMap<String, PathBuf>,
+    timeout: Duration,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) {
+    let deadline = Instant::now() + timeout;
+    let mut left: BTreeMap<&String, &PathBuf> = apps.iter().collect();
+    while !left.is_empty() {
+        left.retain(|name, bundle| match sup.status(name) {
+            Ok(Some(v)) if v.state == "running" && Path::new(&v.bundle) == bundle.as_path() => {
+                progress(format!(
+                    "{name}: running its previous version again (pid {})",
+                    v.pid
+                ));
+                false
+            }
+            _ => true,
+        });
+        if left.is_empty() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            for name in left.keys() {
+                progress(format!(
+                    "{name}: not running its previous version within {}",
+                    humanize(timeout)
+                ));
+            }
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Makes the config directory hold `to`'s app files in place of `from`'s (either may be no
+/// release). Returns `to`'s apps that differ from `from`'s, with their bundles: those the
+/// supervisor restarts. Each file is replaced atomically and durably; the step can be taken
+/// again after a cut.
+fn switch(
+    paths: &Paths,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let old = match from {
+        Some(v) => installed_apps(paths, v)?,
+        None => BTreeMap::new(),
+    };
+    let new = match to {
+        Some(v) => installed_apps(paths, v)?,
+        None => BTreeMap::new(),
+    };
+    mkdir(&paths.config_dir)?;
+    let mut changed = BTreeMap::new();
+    for (name, text) in &new {
+        let file = paths.config_dir.join(format!("{name}.toml"));
+        let app = App::parse(&file, text).map_err(|e| Error::Document {
+            path: file.display().to_string(),
+            reason: e
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+        let before = old.get(name).and_then(|t| App::parse(&file, t).ok());
+        if before.as_ref() != Some(&app) && app.enabled {
+            changed.insert(name.clone(), app.bundle.clone());
+        }
+        runtime::write_atomic(&file, text.as_bytes())
+            .map_err(|e| Error::io("writing the app file", &file, e))?;
+        fail::fail_point!("release-app-file-written");
+    }
+    for name in old.keys().filter(|n| !new.contains_key(*n)) {
+        let file = paths.config_dir.join(format!("{name}.toml"));
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing the app file", &file, e)),
+        }
+    }
+    sync_dir(&paths.config_dir)?;
+    Ok(changed)
+}
+
+/// An app file in the config directory that no release installed is the user's: a release
+/// does not overwrite it.
+fn check_conflicts(paths: &Paths, state: &State, release: &Release) -> Result<()> {
+    let ours = match &state.current {
+        Some(v) => installed_apps(paths, v)?,
+        None => BTreeMap::new(),
+    };
+    for app in &release.apps {
+        let file = paths.config_dir.join(format!("{}.toml", app.name));
+        if file.exists() && !ours.contains_key(&app.name) {
+            return Err(Error::Release {
+                reason: format!(
+                    "{} was not installed by a release, and release {} has an app {}: move \
+                     the file away, or rename the release's app",
+                    file.display(),
+                    release.version,
+                    app.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn mount_release(paths: &Paths, version: &str) -> Result<()> {
+    for (name, text) in installed_apps(paths, version)? {
+        let file = paths
+            .release(version)
+            .join("apps")
+            .join(format!("{name}.toml"));
+        if let Ok(app) = App::parse(&file, &text) {
+            rootfs::mount_rootfs(&app.bundle)?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits for every changed app to run from its new bundle (and be ready and healthy when it
+/// says it can be), then watches them for `watch`.
+fn confirm(
+    apps: &BTreeMap<String, PathBuf>,
+    timeout: Duration,
+    watch: Duration,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> std::result::Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let mut confirmed: BTreeMap<&str, AppView> = BTreeMap::new();
+    let mut last: BTreeMap<&str, AppView> = BTreeMap::new();
+    while confirmed.len() < apps.len() {
+        for (name, bundle) in apps {
+            if confirmed.contains_key(name.as_str()) {
+                continue;
+            }
+            let Some(v) = sup.status(name)? else { continue };
+            let ours = Path::new(&v.bundle) == bundle.as_path();
+            if ours {
+                match v.state.as_str() {
+                    "running" if v.health.is_empty() || v.health == "healthy" => {
+                        progress(format!("{name}: confirmed (pid {})", v.pid));
+                        confirmed.insert(name, v.clone());
+                        continue;
+                    }
+                    "running" if v.health == "unhealthy" => {
+                        return Err(format!("{name} is unhealthy"));
+                    }
+                    "restarting" | "exited" | "failed" => return Err(ended(name, &v)),
+                    _ => {}
+                }
+            }
+            last.insert(name, v);
+        }
+        if confirmed.len() == apps.len() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let waiting: Vec<String> = apps
+                .keys()
+                .filter(|n| !confirmed.contains_key(n.as_str()))
+                .map(|n| match last.get(n.as_str()) {
+                    Some(v) => format!("{n} ({}{})", v.state, health_note(v)),
+                    None => format!("{n} (unknown to the supervisor)"),
+                })
+                .collect();
+            return Err(format!(
+                "not confirmed within {}: {}",
+                humanize(timeout),
+                waiting.join(", ")
+            ));
+        }
+        std::thread::sleep(POLL);
+    }
+    if apps.is_empty() || watch.is_zero() {
+        return Ok(());
+    }
+    progress(format!("watching for {}", humanize(watch)));
+    let end = Instant::now() + watch;
+    loop {
+        for (name, first) in &confirmed {
+            let v = sup
+                .status(name)?
+                .ok_or_else(|| format!("{name} is gone from the supervisor"))?;
+            let same_run = v.pid == first.pid && v.bundle == first.bundle;
+            let up = v.state == "running" || v.state == "frozen";
+            if !same_run || !up || v.health == "unhealthy" {
+                return Err(format!(
+                    "{} within the watch window after confirming",
+                    ended(name, &v)
+                ));
+            }
+        }
+        if Instant::now() >= end {
+            return Ok(());
+        }
+        std::thread::sleep(POLL.min(end - Instant::now()));
+    }
+}
+
+fn ended(name: &str, v: &AppView) -> String {
+    let mut s = format!("{name} is {}", v.state);
+    if !v.last_exit.is_empty() {
+        s.push_str(&format!(" (last exit: {})", v.last_exit));
+    }
+    if !v.reason.is_empty() {
+        s.push_str(&format!(": {}", v.reason));
+    }
+    s.push_str(&health_note(v));
+    s
+}
+
+fn health_note(v: &AppView) -> String {
+    if v.health.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", v.health)
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+fn supervisor_error(e: String) -> Error {
+    Error::Release {
+        reason: format!("the supervisor: {e}"),
+    }
+}
