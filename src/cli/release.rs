@@ -37,7 +37,16 @@ enum ReleaseCommand {
         /// Install a release that failed before
         #[arg(long)]
         retry: bool,
+        /// Keep this much free on the state directory's file system (nothing is stored below)
+        #[arg(long, default_value = "32m", value_parser = size)]
+        min_free: u64,
+        /// The release shipped at manufacturing: `davit reset` restores it, GC keeps it
+        #[arg(long)]
+        factory: bool,
     },
+    /// Remove the releases, bundles, layers and blobs no kept release uses (current,
+    /// previous, factory); volumes stay
+    Gc,
     /// The current, previous, failed releases and any install under way
     Status {
         #[arg(long)]
@@ -52,6 +61,10 @@ enum ReleaseCommand {
         #[arg(long, default_value = "30s", value_parser = duration)]
         watch: Duration,
     },
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    supervisor::app::parse_size(s).map_err(|e| e.to_string())
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -75,10 +88,29 @@ pub fn release(a: ReleaseArgs) -> i32 {
     let mut progress = |line: String| println!("{line}");
     let outcome = match a.command {
         ReleaseCommand::Status { json } => return status(&paths, json),
-        ReleaseCommand::Install { dir, retry } => connect(target).and_then(|mut sup| {
+        ReleaseCommand::Gc => {
+            return match activate::gc(&paths) {
+                Ok(c) => {
+                    println!("{}", activate::collected(&c));
+                    0
+                }
+                Err(e) => {
+                    eprintln!("davit: error: gc: {e}");
+                    1
+                }
+            };
+        }
+        ReleaseCommand::Install {
+            dir,
+            retry,
+            min_free,
+            factory,
+        } => connect(target).and_then(|mut sup| {
             let opts = InstallOptions {
                 retry,
                 policy: Default::default(),
+                min_free,
+                factory,
             };
             activate::install(&paths, &dir, &opts, &mut sup, &mut progress)
                 .map_err(|e| format!("release {}: {e}", dir.display()))

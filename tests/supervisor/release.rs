@@ -4,7 +4,8 @@
 //! Each app appends its version to `/data/runs`, a volume: the host reads which version ran,
 //! in which order, and that the data outlived each switch.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -27,6 +28,7 @@ struct Board {
 impl Drop for Board {
     fn drop(&mut self) {
         let installed = self.d.state_dir.join("installed");
+        let _ = nix::mount::umount2(&self.d.state_dir, nix::mount::MntFlags::MNT_DETACH);
         let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
             return;
         };
@@ -50,6 +52,15 @@ fn umoci(args: &[&str]) {
 
 impl Board {
     fn new() -> Board {
+        Board::build(None)
+    }
+
+    /// With the daemon's state directory (store, bundles, volumes) on a tmpfs of `size`.
+    fn with_small_disk(size: &str) -> Board {
+        Board::build(Some(size))
+    }
+
+    fn build(tmpfs: Option<&str>) -> Board {
         let work = tempfile::Builder::new()
             .prefix("davit-release")
             .tempdir()
@@ -75,8 +86,63 @@ impl Board {
             b.to_str().unwrap(),
         ]);
         let mut d = Daemon::new();
+        if let Some(size) = tmpfs {
+            nix::mount::mount(
+                Some("tmpfs"),
+                &d.state_dir,
+                Some("tmpfs"),
+                nix::mount::MsFlags::empty(),
+                Some(format!("size={size}").as_str()),
+            )
+            .unwrap();
+        }
         d.start();
         Board { d, work, layout }
+    }
+
+    /// Image `tag`: image `from` plus a layer with `/blob`, `size` random bytes.
+    fn layered_image(&self, from: &str, tag: &str, size: usize) {
+        let l = self.layout.to_str().unwrap();
+        let b = self.work.path().join(format!("bundle-{tag}"));
+        umoci(&[
+            "unpack",
+            "--image",
+            &format!("{l}:{from}"),
+            b.to_str().unwrap(),
+        ]);
+        let mut data = vec![0u8; size];
+        File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut data)
+            .unwrap();
+        fs::write(b.join("rootfs/blob"), data).unwrap();
+        umoci(&[
+            "repack",
+            "--image",
+            &format!("{l}:{tag}"),
+            b.to_str().unwrap(),
+        ]);
+    }
+
+    /// Image `tag`: image `from` configured as a steady app (see [`Board::steady_image`]).
+    fn image_from(&self, from: &str, tag: &str) {
+        let l = self.layout.to_str().unwrap();
+        let script = format!("trap 'exit 0' TERM; echo {tag} >> /data/runs; sleep 31603 & wait");
+        umoci(&[
+            "config",
+            "--image",
+            &format!("{l}:{from}"),
+            "--tag",
+            tag,
+            "--config.entrypoint",
+            "sh",
+            "--config.cmd",
+            "-c",
+            "--config.cmd",
+            &script,
+            "--config.volume",
+            "/data",
+        ]);
     }
 
     /// Image `tag`: the busybox base running `sh -c SCRIPT`, with a volume at /data.
@@ -507,6 +573,121 @@ fn an_install_cut_short_is_undone_when_the_supervisor_starts_again() {
         "{}",
         b.d.log_tail()
     );
+}
+
+fn count(dir: &Path) -> usize {
+    fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+fn free_bytes(dir: &Path) -> u64 {
+    let st = nix::sys::statvfs::statvfs(dir).unwrap();
+    st.blocks_available() as u64 * st.fragment_size() as u64
+}
+
+fn store_verifies(store: &Path) {
+    let mut c = Command::new(davit_bin());
+    c.args(["store", "--store"]).arg(store).arg("verify");
+    let out = output_within(c, 60, "davit store verify");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn collection_keeps_the_current_and_previous_releases_and_frees_the_rest() {
+    let b = Board::new();
+    let web = unique("web");
+    // Each version adds a 256 KiB layer of its own to the busybox base.
+    for v in ["1", "2", "3"] {
+        b.layered_image("base", &format!("web-{v}-files"), 256 << 10);
+        b.image_from(&format!("web-{v}-files"), &format!("web-{v}"));
+    }
+    let store = b.d.state_dir.join("store");
+    let mut bundles = Vec::new();
+    for v in ["1", "2", "3"] {
+        let text = format!("image = \"web-{v}\"\n");
+        let r = b.release(v, "watch = \"0s\"\n", &[(web.as_str(), &text)]);
+        b.install_ok(&r);
+        let runs: Vec<String> = ["1", "2", "3"][..v.parse::<usize>().unwrap()]
+            .iter()
+            .map(|v| format!("web-{v}"))
+            .collect();
+        let runs: Vec<&str> = runs.iter().map(String::as_str).collect();
+        let s = b.wait_runs(&web, &runs);
+        bundles.push(s["bundle"].as_str().unwrap().to_owned());
+    }
+    // Release 1 is gone: its directory, its bundle, its own layer and blobs (manifest, config,
+    // layer); the shared base layer stays.
+    let releases = b.d.state_dir.join("releases");
+    assert!(!releases.join("1").exists());
+    assert!(releases.join("2").exists() && releases.join("3").exists());
+    assert!(!Path::new(&bundles[0]).exists(), "{}", bundles[0]);
+    assert!(Path::new(&bundles[1]).exists() && Path::new(&bundles[2]).exists());
+    // base + one layer each for 2 and 3 (a directory and its .tree record each).
+    assert_eq!(count(&store.join("layers/sha256")), 3 * 2);
+    // 2 and 3: a manifest, a config and a layer each, and the base layer they share.
+    assert_eq!(count(&store.join("blobs/sha256")), 1 + 2 * 3);
+    store_verifies(&store);
+    let out = b.run(&["gc"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("collected 0 releases, 0 bundles, 0 layers, 0 blobs"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn an_install_stops_at_the_free_space_watermark_and_fails_cleanly_on_a_full_disk() {
+    let b = Board::with_small_disk("48m");
+    let web = unique("web");
+    b.steady_image("web-1");
+    b.layered_image("base", "web-2-files", 30 << 20);
+    b.image_from("web-2-files", "web-2");
+    let r1 = b.release(
+        "1",
+        "watch = \"0s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
+    b.install_ok(&r1);
+    let before = b.wait_runs(&web, &["web-1"]);
+    let store = b.d.state_dir.join("store");
+    let blobs = count(&store.join("blobs/sha256"));
+    let free = free_bytes(&b.d.state_dir);
+
+    let r2 = b.release(
+        "2",
+        "watch = \"0s\"\n",
+        &[(web.as_str(), "image = \"web-2\"\n")],
+    );
+    let out = b.run(&["install", "--min-free", "1g", r2.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("MiB free, and an install leaves at least 1024 MiB"),
+        "{err}"
+    );
+    assert_eq!(
+        count(&store.join("blobs/sha256")),
+        blobs,
+        "the refused install stored blobs"
+    );
+
+    // 30 MiB of random data in a layer: its blob fits, its unpacked copy does not.
+    let out = b.run(&["install", "--min-free", "1m", r2.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("No space left on device"), "{err}");
+    let s = b.d.status(&web);
+    assert_eq!(s["state"], "running");
+    assert_eq!(s["pid"], before["pid"], "the running version was touched");
+    assert_eq!(b.state()["current"], "1");
+    assert_eq!(b.state()["pending"], Value::Null);
+    // What the failed install stored is collected: the space is back.
+    let after = free_bytes(&b.d.state_dir);
+    assert!(
+        after + (1 << 20) >= free,
+        "{free} bytes free before the install, {after} after"
+    );
+    store_verifies(&store);
 }
 
 /// Power cuts during installs: the installer (and with it the daemon) stopped dead at a fail

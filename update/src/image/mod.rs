@@ -39,6 +39,8 @@ pub struct Imported {
     pub config: ImageConfiguration,
     /// The layer directories, lowest first (overlayfs wants them the other way round).
     pub layers: Vec<PathBuf>,
+    /// Every blob the image is made of: its manifest, config and compressed layers.
+    pub blobs: Vec<Sha256>,
     pub counts: Counts,
 }
 
@@ -93,8 +95,10 @@ pub fn import_layout(
         });
     }
     let mut layers = Vec::new();
+    let mut blobs = vec![manifest_digest.clone(), config_digest.clone()];
     for (desc, diff_id) in manifest.layers().iter().zip(diff_ids) {
         let blob = layout.ingest(desc, &mut counts)?;
+        blobs.push(blob.clone());
         let diff_id = Sha256::parse(diff_id).map_err(|reason| Error::Document {
             path: format!("config {config_digest}: rootfs.diff_ids"),
             reason,
@@ -115,6 +119,7 @@ pub fn import_layout(
         layers.push(path);
     }
     Ok(Imported {
+        blobs,
         manifest: manifest_digest,
         config_digest,
         config,

@@ -86,7 +86,14 @@ pub struct InstallOptions {
     /// Install a release that failed before.
     pub retry: bool,
     pub policy: Policy,
+    /// Bytes the state directory's file system keeps free: below it, nothing is stored.
+    pub min_free: u64,
+    /// Pin the release as the factory one (`davit reset` restores it; never collected).
+    pub factory: bool,
 }
+
+/// The default of `--min-free`.
+pub const DEFAULT_MIN_FREE: u64 = 32 << 20;
 
 /// `davit release install DIR`: prepare, switch, confirm or roll back. `progress` gets one
 /// line per step.
@@ -122,8 +129,16 @@ pub fn install(
 
     progress(format!("preparing release {version}"));
     let store = Store::open(&paths.store())?;
-    let prepared = prepare(paths, &store, &release, &opts.policy)?;
+    let prepared = prepare(paths, &store, &release, &opts.policy, opts.min_free);
     drop(store);
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            // What it stored before failing (a full disk, a bad blob) is of no use now.
+            collect_garbage(paths, progress);
+            return Err(e);
+        }
+    };
     progress(format!(
         "stored {} blobs, unpacked {} layers ({} already present)",
         prepared.blobs_stored, prepared.layers_unpacked, prepared.layers_present
@@ -132,7 +147,10 @@ pub fn install(
         rootfs::mount_rootfs(bundle)?;
     }
     let from = state.current.clone();
-    match activate(
+    if opts.factory {
+        state.factory = Some(version.clone());
+    }
+    let outcome = activate(
         paths,
         &mut state,
         &version,
@@ -140,7 +158,9 @@ pub fn install(
         release.watch,
         sup,
         progress,
-    )? {
+    )?;
+    collect_garbage(paths, progress);
+    match outcome {
         Ok(changed) => Ok(Outcome::Installed {
             version,
             changed,
@@ -176,7 +196,7 @@ pub fn rollback(
     };
     mount_release(paths, &previous)?;
     progress(format!("rolling back from {current} to {previous}"));
-    match activate(
+    let outcome = activate(
         paths,
         &mut state,
         &previous,
@@ -184,7 +204,9 @@ pub fn rollback(
         watch,
         sup,
         progress,
-    )? {
+    )?;
+    collect_garbage(paths, progress);
+    match outcome {
         Ok(changed) => {
             state.failed.retain(|f| f.version != current);
             state.failed.push(Failed {
@@ -204,6 +226,42 @@ pub fn rollback(
             reason,
         }),
     }
+}
+
+/// `davit release gc`: what no kept release uses goes (see [`super::gc`]).
+pub fn gc(paths: &Paths) -> Result<super::gc::Collected> {
+    let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
+    super::gc::collect(paths)
+}
+
+/// After an install or rollback: a failed collection is reported, not fatal (the next one
+/// tries again).
+fn collect_garbage(paths: &Paths, progress: &mut dyn FnMut(String)) {
+    match super::gc::collect(paths) {
+        Ok(c) => {
+            if !c.releases.is_empty() || c.bundles > 0 || c.store.blobs > 0 || c.store.layers > 0 {
+                progress(collected(&c));
+            }
+        }
+        Err(e) => progress(format!("garbage collection failed: {e}")),
+    }
+}
+
+/// One line on what a collection removed.
+pub fn collected(c: &super::gc::Collected) -> String {
+    format!(
+        "collected {} releases{}, {} bundles, {} layers, {} blobs: {} KiB freed",
+        c.releases.len(),
+        if c.releases.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.releases.join(", "))
+        },
+        c.bundles,
+        c.store.layers,
+        c.store.blobs,
+        c.store.bytes >> 10
+    )
 }
 
 /// At the supervisor's start, before it reads its config directory: an activation that a

@@ -7,6 +7,7 @@
 //! [`activate`] (journaled switch of the config directory's app files, confirm or roll back).
 
 pub mod activate;
+pub mod gc;
 pub mod prepare;
 pub mod rootfs;
 pub mod state;

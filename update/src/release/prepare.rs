@@ -27,6 +27,27 @@ pub struct Prepared {
     pub blobs_stored: usize,
     pub layers_unpacked: usize,
     pub layers_present: usize,
+    /// Every blob of the release's images.
+    pub blobs: std::collections::BTreeSet<String>,
+}
+
+/// Refuses to go on when the state directory's file system has less than `min_free` bytes
+/// free: an install never fills the disk the running apps need.
+pub fn check_space(paths: &Paths, min_free: u64) -> Result<()> {
+    let st = nix::sys::statvfs::statvfs(&paths.state_dir)
+        .map_err(|e| Error::io("checking free space", &paths.state_dir, e.into()))?;
+    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+    if free < min_free {
+        return Err(Error::Release {
+            reason: format!(
+                "{} has {} MiB free, and an install leaves at least {} MiB (--min-free)",
+                paths.state_dir.display(),
+                free >> 20,
+                min_free >> 20
+            ),
+        });
+    }
+    Ok(())
 }
 
 pub fn prepare(
@@ -34,11 +55,13 @@ pub fn prepare(
     store: &Store,
     release: &Release,
     policy: &Policy,
+    min_free: u64,
 ) -> Result<Prepared> {
     let mut done = Prepared::default();
     let platform = Platform::host();
     let images = release.images();
     for app in &release.apps {
+        check_space(paths, min_free)?;
         let imported =
             import_layout(store, &images, &platform, Some(&app.image), policy).map_err(|e| {
                 Error::Document {
@@ -49,6 +72,8 @@ pub fn prepare(
         done.blobs_stored += imported.counts.blobs_stored;
         done.layers_unpacked += imported.counts.layers_unpacked.len();
         done.layers_present += imported.counts.layers_present;
+        done.blobs
+            .extend(imported.blobs.iter().map(|b| b.to_string()));
         let image = spec_for_image(&imported.config, &imported.layers)?;
         let mut spec = image.spec;
         spec.set_root(Some(
@@ -71,7 +96,7 @@ pub fn prepare(
         done.bundles.insert(app.name.clone(), bundle);
         fail::fail_point!("release-bundle-written");
     }
-    write_release(paths, release, &done.bundles)?;
+    write_release(paths, release, &done)?;
     fail::fail_point!("release-written");
     Ok(done)
 }
@@ -146,11 +171,7 @@ fn write_bundle(paths: &Paths, app: &str, config: &[u8], lower: &[u8]) -> Result
 
 /// `releases/VERSION/`: release.toml and each app's file as the supervisor will read it (its
 /// bundle named), renamed into place whole.
-fn write_release(
-    paths: &Paths,
-    release: &Release,
-    bundles: &BTreeMap<String, PathBuf>,
-) -> Result<()> {
+fn write_release(paths: &Paths, release: &Release, done: &Prepared) -> Result<()> {
     let parent = paths.releases();
     mkdir(&parent)?;
     let dir = paths.release(&release.version);
@@ -160,8 +181,13 @@ fn write_release(
     let src = release.dir.join("release.toml");
     let text = fs::read(&src).map_err(|e| Error::io("reading", &src, e))?;
     write_synced(&tmp.join("release.toml"), &text)?;
+    let blobs: Vec<&String> = done.blobs.iter().collect();
+    write_synced(
+        &tmp.join(super::gc::BLOBS_FILE),
+        &serde_json::to_vec_pretty(&blobs).unwrap_or_default(),
+    )?;
     for app in &release.apps {
-        let bundle = &bundles[&app.name];
+        let bundle = &done.bundles[&app.name];
         let installed = format!(
             "# Installed by `davit release install`: release {}, image {}.\n\
              # Edits here are replaced by the next release.\nbundle = {}\n{}",

@@ -21,6 +21,10 @@ pub struct State {
     pub failed: Vec<Failed>,
     /// An activation under way.
     pub pending: Option<Pending>,
+    /// The release shipped at manufacturing (`install --factory`): never collected, what
+    /// `davit reset` restores.
+    #[serde(default)]
+    pub factory: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,10 @@
 
 mod blobs;
 mod layers;
+mod sweep;
 mod verify;
+
+pub use sweep::Swept;
 
 use std::fmt;
 use std::fs;
