@@ -67,6 +67,10 @@ pub enum Command {
     /// Install a release of apps, see where they stand, roll back
     #[cfg(feature = "update")]
     Release(release::ReleaseArgs),
+    /// Back to the factory release, from the store (no network); apps' data emptied unless
+    /// --keep-data
+    #[cfg(feature = "update")]
+    Reset(release::ResetArgs),
 }
 
 /// Runs one runtime command; `Ok` carries the process exit code (a container's, for `run`
@@ -94,6 +98,8 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         Command::Store(a) => return Ok(store::store(a)),
         #[cfg(feature = "update")]
         Command::Release(a) => return Ok(release::release(a)),
+        #[cfg(feature = "update")]
+        Command::Reset(a) => return Ok(release::reset(a)),
         other => other,
     };
     let rt = Runtime::new(root);
@@ -126,7 +132,9 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         #[cfg(feature = "supervisor")]
         Command::Supervise(_) | Command::App(_) => unreachable!("dispatched above"),
         #[cfg(feature = "update")]
-        Command::Store(_) | Command::Release(_) => unreachable!("dispatched above"),
+        Command::Store(_) | Command::Release(_) | Command::Reset(_) => {
+            unreachable!("dispatched above")
+        }
     }
 }
 

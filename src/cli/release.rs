@@ -12,6 +12,31 @@ use update::release::{self as rel, Paths};
 
 #[derive(Args, Debug)]
 pub struct ReleaseArgs {
+    #[command(flatten)]
+    board: Board,
+    #[command(subcommand)]
+    command: ReleaseCommand,
+}
+
+/// `davit reset`: the factory release back, from the store.
+#[derive(Args, Debug)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    board: Board,
+    /// Keep the apps' volumes (by default they are emptied)
+    #[arg(long)]
+    keep_data: bool,
+    /// How long the factory release's apps have to confirm
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    confirm_timeout: Duration,
+    /// How long they must then stay up
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    watch: Duration,
+}
+
+/// Where the supervisor keeps its apps, and how to reach it.
+#[derive(Args, Debug)]
+struct Board {
     /// The supervisor's config directory (its app files)
     #[arg(long, global = true, default_value = "/etc/davit/apps")]
     config_dir: PathBuf,
@@ -24,8 +49,41 @@ pub struct ReleaseArgs {
     /// A D-Bus address to find the supervisor on (instead of the system bus)
     #[arg(long, global = true)]
     bus: Option<String>,
-    #[command(subcommand)]
-    command: ReleaseCommand,
+}
+
+impl Board {
+    fn paths(&self) -> Result<Paths, i32> {
+        Paths::new(&self.state_dir, &self.config_dir).map_err(|e| {
+            eprintln!("davit: error: {e}");
+            1
+        })
+    }
+
+    fn target(&self) -> Target {
+        match (&self.socket, &self.bus) {
+            (Some(s), _) => Target::Socket(s.clone()),
+            (None, Some(b)) => Target::Bus(b.clone()),
+            (None, None) => Target::Default,
+        }
+    }
+}
+
+pub fn reset(a: ResetArgs) -> i32 {
+    let _failpoints = update::failpoints();
+    let paths = match a.board.paths() {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let judge = activate::Judge {
+        confirm_timeout: a.confirm_timeout,
+        watch: a.watch,
+    };
+    let mut progress = |line: String| println!("{line}");
+    let outcome = connect(a.board.target()).and_then(|mut sup| {
+        activate::reset(&paths, a.keep_data, judge, &mut sup, &mut progress)
+            .map_err(|e| format!("reset: {e}"))
+    });
+    report(outcome)
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,18 +131,11 @@ fn duration(s: &str) -> Result<Duration, String> {
 
 pub fn release(a: ReleaseArgs) -> i32 {
     let _failpoints = update::failpoints();
-    let paths = match Paths::new(&a.state_dir, &a.config_dir) {
+    let paths = match a.board.paths() {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("davit: error: {e}");
-            return 1;
-        }
+        Err(code) => return code,
     };
-    let target = match (a.socket, a.bus) {
-        (Some(s), _) => Target::Socket(s),
-        (None, Some(b)) => Target::Bus(b),
-        (None, None) => Target::Default,
-    };
+    let target = a.board.target();
     let mut progress = |line: String| println!("{line}");
     let outcome = match a.command {
         ReleaseCommand::Status { json } => return status(&paths, json),
@@ -119,10 +170,18 @@ pub fn release(a: ReleaseArgs) -> i32 {
             confirm_timeout,
             watch,
         } => connect(target).and_then(|mut sup| {
-            activate::rollback(&paths, confirm_timeout, watch, &mut sup, &mut progress)
+            let judge = activate::Judge {
+                confirm_timeout,
+                watch,
+            };
+            activate::rollback(&paths, judge, &mut sup, &mut progress)
                 .map_err(|e| format!("rollback: {e}"))
         }),
     };
+    report(outcome)
+}
+
+fn report(outcome: Result<Outcome, String>) -> i32 {
     match outcome {
         Ok(Outcome::Installed {
             version, changed, ..

@@ -690,6 +690,57 @@ fn an_install_stops_at_the_free_space_watermark_and_fails_cleanly_on_a_full_disk
     store_verifies(&store);
 }
 
+#[test]
+fn a_factory_reset_brings_back_the_shipped_release_without_the_network() {
+    let b = Board::new();
+    let web = unique("web");
+    for v in ["1", "2", "3", "4"] {
+        b.steady_image(&format!("web-{v}"));
+    }
+    let release = |v: &str| {
+        let text = format!("image = \"web-{v}\"\n");
+        b.release(v, "watch = \"0s\"\n", &[(web.as_str(), &text)])
+    };
+    let out = b.run(&["install", "--factory", release("1").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.wait_runs(&web, &["web-1"]);
+    for v in ["2", "3", "4"] {
+        b.install_ok(&release(v));
+    }
+    b.wait_runs(&web, &["web-1", "web-2", "web-3", "web-4"]);
+    // Two releases later, collection kept the factory one.
+    let releases = b.d.state_dir.join("releases");
+    assert!(releases.join("1").exists() && !releases.join("2").exists());
+
+    // In a network namespace of its own: no network at all.
+    let reset = |args: &[&str]| {
+        let mut c = Command::new("unshare");
+        c.arg("--net").arg(davit_bin()).arg("reset");
+        for a in b.davit_release(&[]).get_args().skip(1) {
+            c.arg(a);
+        }
+        c.args(["--watch", "0s"]).args(args);
+        output_within(c, INSTALL_SECS, "davit reset")
+    };
+    let out = reset(&["--keep-data"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    b.wait_runs(&web, &["web-1", "web-2", "web-3", "web-4", "web-1"]);
+    let state = b.state();
+    assert_eq!(state["current"], "1", "{state}");
+    assert_eq!(state["factory"], "1", "{state}");
+
+    // Without --keep-data the volumes start empty.
+    let out = reset(&[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("emptied the volumes of"),
+        "{}",
+        stdout(&out)
+    );
+    b.wait_runs(&web, &["web-1"]);
+    assert_eq!(b.state()["current"], "1");
+}
+
 /// Power cuts during installs: the installer (and with it the daemon) stopped dead at a fail
 /// point or killed at a random moment, then the daemon started again. Every trial must end
 /// with no install pending, each app running from the bundle of the release `state.json`

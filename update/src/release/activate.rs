@@ -150,15 +150,11 @@ pub fn install(
     if opts.factory {
         state.factory = Some(version.clone());
     }
-    let outcome = activate(
-        paths,
-        &mut state,
-        &version,
-        release.confirm_timeout,
-        release.watch,
-        sup,
-        progress,
-    )?;
+    let judge = Judge {
+        confirm_timeout: release.confirm_timeout,
+        watch: release.watch,
+    };
+    let outcome = activate(paths, &mut state, &version, judge, false, sup, progress)?;
     collect_garbage(paths, progress);
     match outcome {
         Ok(changed) => Ok(Outcome::Installed {
@@ -178,8 +174,7 @@ pub fn install(
 /// would. The release left is marked failed, so that it is not installed again unasked.
 pub fn rollback(
     paths: &Paths,
-    confirm_timeout: Duration,
-    watch: Duration,
+    judge: Judge,
     sup: &mut dyn Supervisor,
     progress: &mut dyn FnMut(String),
 ) -> Result<Outcome> {
@@ -196,15 +191,7 @@ pub fn rollback(
     };
     mount_release(paths, &previous)?;
     progress(format!("rolling back from {current} to {previous}"));
-    let outcome = activate(
-        paths,
-        &mut state,
-        &previous,
-        confirm_timeout,
-        watch,
-        sup,
-        progress,
-    )?;
+    let outcome = activate(paths, &mut state, &previous, judge, false, sup, progress)?;
     collect_garbage(paths, progress);
     match outcome {
         Ok(changed) => {
@@ -223,6 +210,58 @@ pub fn rollback(
         Err(reason) => Ok(Outcome::RolledBack {
             version: previous,
             to: Some(current),
+            reason,
+        }),
+    }
+}
+
+/// `davit reset [--keep-data]`: back to the factory release (`install --factory`), from the
+/// store, with no network. Without `keep_data` the apps are stopped and their volumes
+/// emptied first. It confirms like an install; if it does not, the release that ran comes
+/// back (with its volumes as the reset left them).
+pub fn reset(
+    paths: &Paths,
+    keep_data: bool,
+    judge: Judge,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> Result<Outcome> {
+    let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
+    if let Some(msg) = undo_pending(paths)? {
+        progress(msg);
+        sup.reload().map_err(supervisor_error)?;
+    }
+    let mut state = State::load(paths)?;
+    let Some(factory) = state.factory.clone() else {
+        return Err(Error::Release {
+            reason: "there is no factory release to reset to (install one with \
+                     `davit release install --factory`)"
+                .into(),
+        });
+    };
+    if keep_data && state.current.as_deref() == Some(factory.as_str()) {
+        return Ok(Outcome::Installed {
+            version: factory,
+            changed: vec![],
+            prepared: Prepared::default(),
+        });
+    }
+    mount_release(paths, &factory)?;
+    progress(format!("resetting to the factory release {factory}"));
+    let from = state.current.clone();
+    let outcome = activate(
+        paths, &mut state, &factory, judge, !keep_data, sup, progress,
+    )?;
+    collect_garbage(paths, progress);
+    match outcome {
+        Ok(changed) => Ok(Outcome::Installed {
+            version: factory,
+            changed,
+            prepared: Prepared::default(),
+        }),
+        Err(reason) => Ok(Outcome::RolledBack {
+            version: factory,
+            to: from,
             reason,
         }),
     }
@@ -308,15 +347,26 @@ fn undo_pending(paths: &Paths) -> Result<Option<String>> {
 
 /// Journals the switch to `to`, takes it, and waits for the apps. `Ok(Err(reason))` is a
 /// release that did not confirm and was rolled back.
+/// How an activation judges the new release.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge {
+    pub confirm_timeout: Duration,
+    pub watch: Duration,
+}
+
 fn activate(
     paths: &Paths,
     state: &mut State,
     to: &str,
-    confirm_timeout: Duration,
-    watch: Duration,
+    judge: Judge,
+    wipe_data: bool,
     sup: &mut dyn Supervisor,
     progress: &mut dyn FnMut(String),
 ) -> Result<std::result::Result<Vec<String>, String>> {
+    let Judge {
+        confirm_timeout,
+        watch,
+    } = judge;
     let from = state.current.clone();
     state.pending = Some(Pending {
         version: to.to_owned(),
@@ -325,7 +375,29 @@ fn activate(
     });
     state.save(paths)?;
     fail::fail_point!("release-journaled");
-    let changed = switch(paths, from.as_deref(), Some(to))?;
+    let changed = if wipe_data {
+        // The apps stop (their files gone), their volumes are emptied, then the new release's
+        // files come: every one of its apps starts afresh and must confirm.
+        let old = switch(paths, from.as_deref(), None)?;
+        drop(old);
+        sup.reload().map_err(supervisor_error)?;
+        let running: Vec<String> = match from.as_deref() {
+            Some(v) => installed_apps(paths, v)?.into_keys().collect(),
+            None => vec![],
+        };
+        gone(&running, confirm_timeout, sup, progress)?;
+        let mut apps: std::collections::BTreeSet<String> = running.into_iter().collect();
+        apps.extend(installed_apps(paths, to)?.into_keys());
+        for app in &apps {
+            empty_volumes(&paths.volumes(app))?;
+        }
+        let names: Vec<&str> = apps.iter().map(String::as_str).collect();
+        progress(format!("emptied the volumes of {}", names.join(", ")));
+        fail::fail_point!("release-data-wiped");
+        switch(paths, None, Some(to))?
+    } else {
+        switch(paths, from.as_deref(), Some(to))?
+    };
     fail::fail_point!("release-switched");
     if let Some(p) = &mut state.pending {
         p.phase = Phase::Confirming;
@@ -366,6 +438,48 @@ fn activate(
             Ok(Err(reason))
         }
     }
+}
+
+/// Empties each named volume of an app, keeping the volume itself (its bundle mounts it).
+fn empty_volumes(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        super::prepare::remove_tree(&path)?;
+        mkdir(&path)?;
+    }
+    sync_dir(dir)
+}
+
+/// Waits until the supervisor has stopped and forgotten `apps`.
+fn gone(
+    apps: &[String],
+    timeout: Duration,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    for app in apps {
+        loop {
+            match sup.status(app).map_err(supervisor_error)? {
+                None => break,
+                Some(v) if Instant::now() >= deadline => {
+                    return Err(Error::Release {
+                        reason: format!(
+                            "{app} did not stop within {} ({})",
+                            humanize(timeout),
+                            v.state
+                        ),
+                    });
+                }
+                Some(_) => std::thread::sleep(POLL),
+            }
+        }
+    }
+    progress(format!("stopped {}", apps.join(", ")));
+    Ok(())
 }
 
 /// Puts the pending release's `from` back and records the pending one as failed. Returns
