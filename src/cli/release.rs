@@ -88,8 +88,9 @@ pub fn reset(a: ResetArgs) -> i32 {
 
 #[derive(Subcommand, Debug)]
 enum ReleaseCommand {
-    /// Install a release (a directory: release.toml, apps/NAME.toml, images/): its apps
-    /// switch together, and come back to the current release unless they all confirm
+    /// Install a release (a directory: release.toml, apps/NAME.toml, images/; or a tar of
+    /// one, plain, gzip or zstd): its apps switch together, and come back to the current
+    /// release unless they all confirm
     Install {
         dir: PathBuf,
         /// Install a release that failed before
@@ -101,6 +102,12 @@ enum ReleaseCommand {
         /// The release shipped at manufacturing: `davit reset` restores it, GC keeps it
         #[arg(long)]
         factory: bool,
+        /// Wait this long for apps holding their update lock (/tmp/davit/updates.lock)
+        #[arg(long, default_value = "0s", value_parser = duration)]
+        lock_wait: Duration,
+        /// Switch apps even while they hold their update lock
+        #[arg(long)]
+        force: bool,
     },
     /// Remove the releases, bundles, layers and blobs no kept release uses (current,
     /// previous, factory); volumes stay
@@ -156,12 +163,16 @@ pub fn release(a: ReleaseArgs) -> i32 {
             retry,
             min_free,
             factory,
+            lock_wait,
+            force,
         } => connect(target).and_then(|mut sup| {
             let opts = InstallOptions {
                 retry,
                 policy: Default::default(),
                 min_free,
                 factory,
+                lock_wait,
+                force,
             };
             activate::install(&paths, &dir, &opts, &mut sup, &mut progress)
                 .map_err(|e| format!("release {}: {e}", dir.display()))

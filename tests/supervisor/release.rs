@@ -741,6 +741,88 @@ fn a_factory_reset_brings_back_the_shipped_release_without_the_network() {
     assert_eq!(b.state()["current"], "1");
 }
 
+#[test]
+fn an_app_holding_its_update_lock_defers_the_switch() {
+    let b = Board::new();
+    let web = unique("web");
+    b.steady_image("web-1");
+    b.steady_image("web-2");
+    let r1 = b.release("1", "watch = \"0s\"\n", &[(web.as_str(), "image = \"web-1\"\n")]);
+    b.install_ok(&r1);
+    let before = b.wait_runs(&web, &["web-1"]);
+    // The app takes its lock from inside its container, as an app would.
+    let out = b.d.runtime(&[
+        "exec",
+        &format!("app.{web}"),
+        "sh",
+        "-c",
+        "touch /tmp/davit/updates.lock",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let r2 = b.release("2", "watch = \"0s\"\n", &[(web.as_str(), "image = \"web-2\"\n")]);
+    let err = b.install_fails(&r2);
+    assert!(err.contains("holds its update lock") && err.contains("updates.lock"), "{err}");
+    assert_eq!(b.d.status(&web)["pid"], before["pid"]);
+    assert_eq!(b.state()["current"], "1");
+    // Not a failed release: it may be installed again, and --force takes it past the lock.
+    let out = b.run(&["install", "--force", r2.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    b.wait_runs(&web, &["web-1", "web-2"]);
+}
+
+#[test]
+fn a_release_can_come_as_one_compressed_tar_holding_only_files() {
+    let b = Board::new();
+    let web = unique("web");
+    b.steady_image("web-1");
+    let r1 = b.release("1", "watch = \"0s\"\n", &[(web.as_str(), "image = \"web-1\"\n")]);
+    let tarball = b.work.path().join("release-1.tar.gz");
+    // -h: the layout, which the release directory links to, goes in as files.
+    let out = Command::new("tar")
+        .arg("-C")
+        .arg(&r1)
+        .arg("-czhf")
+        .arg(&tarball)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.install_ok(&tarball);
+    b.wait_runs(&web, &["web-1"]);
+    assert_eq!(b.state()["current"], "1");
+    // Nothing of the unpacked copy stays behind.
+    let left: Vec<String> = fs::read_dir(b.d.state_dir.join("releases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".incoming"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // A symlink in a release could point the install at files outside it.
+    let evil = b.work.path().join("evil");
+    fs::create_dir_all(evil.join("apps")).unwrap();
+    fs::write(evil.join("release.toml"), "version = \"2\"\n").unwrap();
+    fs::write(evil.join("apps").join(format!("{web}.toml")), "image = \"web-1\"\n").unwrap();
+    std::os::unix::fs::symlink(&b.layout, evil.join("images")).unwrap();
+    let evil_tar = b.work.path().join("evil.tar");
+    let out = Command::new("tar")
+        .arg("-C")
+        .arg(&evil)
+        .arg("-cf")
+        .arg(&evil_tar)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = b.install_fails(&evil_tar);
+    assert!(
+        err.contains("images is not a regular file or directory"),
+        "{err}"
+    );
+    assert_eq!(b.state()["current"], "1");
+}
+
 /// Power cuts during installs: the installer (and with it the daemon) stopped dead at a fail
 /// point or killed at a random moment, then the daemon started again. Every trial must end
 /// with no install pending, each app running from the bundle of the release `state.json`

@@ -90,6 +90,10 @@ pub struct InstallOptions {
     pub min_free: u64,
     /// Pin the release as the factory one (`davit reset` restores it; never collected).
     pub factory: bool,
+    /// How long to wait for apps that hold their update lock to let go.
+    pub lock_wait: Duration,
+    /// Switch even apps that hold their update lock.
+    pub force: bool,
 }
 
 /// The default of `--min-free`.
@@ -109,7 +113,14 @@ pub fn install(
         progress(msg);
         sup.reload().map_err(supervisor_error)?;
     }
-    let release = Release::read(dir)?;
+    // A file is a release tar; it is unpacked for the time of the install.
+    let unpacked = if dir.is_file() {
+        super::prepare::check_space(paths, opts.min_free)?;
+        Some(super::archive::unpack_release(paths, dir, opts.policy.max_bytes)?)
+    } else {
+        None
+    };
+    let release = Release::read(unpacked.as_ref().map_or(dir, |u| u.dir.as_path()))?;
     let mut state = State::load(paths)?;
     let version = release.version.clone();
     if state.current.as_deref() == Some(&version) {
@@ -147,6 +158,9 @@ pub fn install(
         rootfs::mount_rootfs(bundle)?;
     }
     let from = state.current.clone();
+    if !opts.force {
+        wait_for_locks(paths, &release, from.as_deref(), opts.lock_wait, progress)?;
+    }
     if opts.factory {
         state.factory = Some(version.clone());
     }
@@ -451,6 +465,54 @@ fn empty_volumes(dir: &Path) -> Result<()> {
         mkdir(&path)?;
     }
     sync_dir(dir)
+}
+
+/// Waits (at most `wait`) until no app this release changes holds its update lock. The
+/// release stays prepared: installing it again later finds everything in place.
+fn wait_for_locks(
+    paths: &Paths,
+    release: &Release,
+    from: Option<&str>,
+    wait: Duration,
+    progress: &mut dyn FnMut(String),
+) -> Result<()> {
+    let old = match from {
+        Some(v) => installed_apps(paths, v)?,
+        None => BTreeMap::new(),
+    };
+    let new = installed_apps(paths, &release.version)?;
+    let deadline = Instant::now() + wait;
+    let mut said = false;
+    loop {
+        let held: Vec<String> = new
+            .iter()
+            .filter(|(name, text)| {
+                let file = paths.config_dir.join(format!("{name}.toml"));
+                old.get(*name)
+                    .is_some_and(|t| App::parse(&file, t).ok() != App::parse(&file, text).ok())
+            })
+            .map(|(name, _)| paths.locks(name).join(super::LOCK_FILE))
+            .filter(|lock| lock.exists())
+            .map(|lock| lock.display().to_string())
+            .collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Release {
+                reason: format!(
+                    "an app holds its update lock ({}): nothing was switched; install again \
+                     once it lets go, wait for it with --lock-wait, or override it with --force",
+                    held.join(", ")
+                ),
+            });
+        }
+        if !said {
+            progress(format!("waiting for {} to go", held.join(", ")));
+            said = true;
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
 /// Waits until the supervisor has stopped and forgotten `apps`.

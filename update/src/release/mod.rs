@@ -7,6 +7,7 @@
 //! [`activate`] (journaled switch of the config directory's app files, confirm or roll back).
 
 pub mod activate;
+pub mod archive;
 pub mod gc;
 pub mod prepare;
 pub mod rootfs;
@@ -55,6 +56,11 @@ impl Paths {
     pub fn bundles(&self, app: &str) -> PathBuf {
         self.state_dir.join("installed").join(app)
     }
+    /// `locks/APP/`: mounted at [`LOCK_DIR`] in the app's container, where the app
+    /// creates `updates.lock` to defer updates (as balena's `/tmp/balena/updates.lock`).
+    pub fn locks(&self, app: &str) -> PathBuf {
+        self.state_dir.join("locks").join(app)
+    }
     /// `volumes/APP/NAME/`: an app's data, kept across its versions.
     pub fn volumes(&self, app: &str) -> PathBuf {
         self.state_dir.join("volumes").join(app)
@@ -83,6 +89,11 @@ pub struct ReleaseApp {
     pub text: String,
     pub app: App,
 }
+
+/// Where an app finds its lock directory.
+pub const LOCK_DIR: &str = "/tmp/davit";
+/// The file an app creates there to hold off updates.
+pub const LOCK_FILE: &str = "updates.lock";
 
 pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_WATCH: Duration = Duration::from_secs(30);

@@ -84,6 +84,9 @@ pub fn prepare(
                 .map_err(spec_error)?,
         ));
         let mut mounts = spec.mounts().clone().unwrap_or_default();
+        let locks = paths.locks(&app.name);
+        mkdir(&locks)?;
+        mounts.push(volume_mount(super::LOCK_DIR, &locks)?);
         for dest in &image.volumes {
             let source = paths.volumes(&app.name).join(volume_name(dest));
             mkdir(&source)?;
