@@ -747,7 +747,11 @@ fn an_app_holding_its_update_lock_defers_the_switch() {
     let web = unique("web");
     b.steady_image("web-1");
     b.steady_image("web-2");
-    let r1 = b.release("1", "watch = \"0s\"\n", &[(web.as_str(), "image = \"web-1\"\n")]);
+    let r1 = b.release(
+        "1",
+        "watch = \"0s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
     b.install_ok(&r1);
     let before = b.wait_runs(&web, &["web-1"]);
     // The app takes its lock from inside its container, as an app would.
@@ -760,9 +764,16 @@ fn an_app_holding_its_update_lock_defers_the_switch() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let r2 = b.release("2", "watch = \"0s\"\n", &[(web.as_str(), "image = \"web-2\"\n")]);
+    let r2 = b.release(
+        "2",
+        "watch = \"0s\"\n",
+        &[(web.as_str(), "image = \"web-2\"\n")],
+    );
     let err = b.install_fails(&r2);
-    assert!(err.contains("holds its update lock") && err.contains("updates.lock"), "{err}");
+    assert!(
+        err.contains("holds its update lock") && err.contains("updates.lock"),
+        "{err}"
+    );
     assert_eq!(b.d.status(&web)["pid"], before["pid"]);
     assert_eq!(b.state()["current"], "1");
     // Not a failed release: it may be installed again, and --force takes it past the lock.
@@ -776,7 +787,11 @@ fn a_release_can_come_as_one_compressed_tar_holding_only_files() {
     let b = Board::new();
     let web = unique("web");
     b.steady_image("web-1");
-    let r1 = b.release("1", "watch = \"0s\"\n", &[(web.as_str(), "image = \"web-1\"\n")]);
+    let r1 = b.release(
+        "1",
+        "watch = \"0s\"\n",
+        &[(web.as_str(), "image = \"web-1\"\n")],
+    );
     let tarball = b.work.path().join("release-1.tar.gz");
     // -h: the layout, which the release directory links to, goes in as files.
     let out = Command::new("tar")
@@ -803,7 +818,11 @@ fn a_release_can_come_as_one_compressed_tar_holding_only_files() {
     let evil = b.work.path().join("evil");
     fs::create_dir_all(evil.join("apps")).unwrap();
     fs::write(evil.join("release.toml"), "version = \"2\"\n").unwrap();
-    fs::write(evil.join("apps").join(format!("{web}.toml")), "image = \"web-1\"\n").unwrap();
+    fs::write(
+        evil.join("apps").join(format!("{web}.toml")),
+        "image = \"web-1\"\n",
+    )
+    .unwrap();
     std::os::unix::fs::symlink(&b.layout, evil.join("images")).unwrap();
     let evil_tar = b.work.path().join("evil.tar");
     let out = Command::new("tar")

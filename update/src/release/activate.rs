@@ -116,7 +116,11 @@ pub fn install(
     // A file is a release tar; it is unpacked for the time of the install.
     let unpacked = if dir.is_file() {
         super::prepare::check_space(paths, opts.min_free)?;
-        Some(super::archive::unpack_release(paths, dir, opts.policy.max_bytes)?)
+        Some(super::archive::unpack_release(
+            paths,
+            dir,
+            opts.policy.max_bytes,
+        )?)
     } else {
         None
     };

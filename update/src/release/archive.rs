@@ -63,7 +63,9 @@ fn refuse_links(root: &Path, dir: &Path, file: &Path) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))?;
     for e in entries {
         let e = e.map_err(|e| Error::io("reading", dir, e))?;
-        let t = e.file_type().map_err(|err| Error::io("reading", e.path(), err))?;
+        let t = e
+            .file_type()
+            .map_err(|err| Error::io("reading", e.path(), err))?;
         let inside = e.path().strip_prefix(root).unwrap_or(&e.path()).to_owned();
         if t.is_dir() {
             refuse_links(root, &e.path(), file)?;
