@@ -309,6 +309,14 @@ BOARD_BUDGET = 5 * 1024 * 1024  # all three layers, one static binary, aarch64
 RUNTIME_GOAL = 3 * 1024 * 1024  # the OCI runtime alone, aarch64 and armv7
 
 
+def install_table():
+    path = os.path.join(work, "install.md")
+    if not os.path.exists(path):
+        return "Not measured in this run (`testbeds/bench/install.sh`)."
+    with open(path) as f:
+        return f.read().strip()
+
+
 def crate_sections():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import crates  # noqa: E402  (next to this file)
@@ -668,9 +676,16 @@ a generic instantiated for a crate's type counts for that crate; C libraries by 
 
 {crate_sections()}
 
-## 5. Not yet: needs the supervisor/update layer
+## 5. The update engine (`install.sh`)
 
-Nothing to measure until that layer exists; the table comes with it.
+{install_table()}
+
+Images built with umoci from Debian's busybox-static: a base and apps a and b with a 1 MiB
+layer of their own each. The update is a one-app release installed through a running
+`davit supervise` (images into the store, bundles, the journaled switch, the app confirmed as
+running, no watch window), back and forth between two versions of a, so that each install
+stores and unpacks a layer again after the previous collection dropped it. davit keeps each
+layer twice, as its compressed blob and unpacked (podman keeps it unpacked only).
 """
 with open(out_md, "w") as f:
     f.write(md)

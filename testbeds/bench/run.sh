@@ -85,6 +85,8 @@ unshare --mount --propagation private "$here/lifecycle.sh" 2>&1 | tee "$work/lif
 # dockerd and podman all run unchanged in it (their mounts die with it).
 echo "bench: start latency and management memory (davit supervise, containerd, podman, docker)"
 unshare --mount --propagation private "$here/supervisor.sh" 2>&1 | tee "$work/supervisor.log"
+echo "bench: the update engine (testbeds/bench/install.sh)"
+"$here/install.sh" 2>&1 | tee "$work/install.log"
 kill $sampler 2>/dev/null || true
 # Table 4's per-crate part: the boards' binaries, cross-built (after the timings: it compiles).
 # BENCH_SIZE=0 skips it and reuses the last $DAVIT_CACHE/size/ results.
