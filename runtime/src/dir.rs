@@ -68,11 +68,12 @@ impl ContainerDir {
                 return Err(Error::NotFound(self.id.clone()));
             }
             let path = self.path.join(LOCK_FILE);
+            // Never created here: `create` makes the file before the directory gets its name.
+            // Creating it would put a new file into a directory a racing delete is removing,
+            // whose last rmdir then fails with ENOTEMPTY (seen on the qemu boards).
             let file = match OpenOptions::new()
                 .read(true)
                 .write(true)
-                .create(true)
-                .mode(0o600)
                 .custom_flags(libc::O_CLOEXEC)
                 .open(&path)
             {
