@@ -108,11 +108,7 @@ pub fn install(
     sup: &mut dyn Supervisor,
     progress: &mut dyn FnMut(String),
 ) -> Result<Outcome> {
-    let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
-    if let Some(msg) = undo_pending(paths)? {
-        progress(msg);
-        sup.reload().map_err(supervisor_error)?;
-    }
+    let _lock = begin(paths, sup, progress)?;
     // A file is a release tar; it is unpacked for the time of the install.
     let unpacked = if dir.is_file() {
         super::prepare::check_space(paths, opts.min_free)?;
@@ -196,11 +192,7 @@ pub fn rollback(
     sup: &mut dyn Supervisor,
     progress: &mut dyn FnMut(String),
 ) -> Result<Outcome> {
-    let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
-    if let Some(msg) = undo_pending(paths)? {
-        progress(msg);
-        sup.reload().map_err(supervisor_error)?;
-    }
+    let _lock = begin(paths, sup, progress)?;
     let mut state = State::load(paths)?;
     let (Some(current), Some(previous)) = (state.current.clone(), state.previous.clone()) else {
         return Err(Error::Release {
@@ -244,11 +236,7 @@ pub fn reset(
     sup: &mut dyn Supervisor,
     progress: &mut dyn FnMut(String),
 ) -> Result<Outcome> {
-    let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
-    if let Some(msg) = undo_pending(paths)? {
-        progress(msg);
-        sup.reload().map_err(supervisor_error)?;
-    }
+    let _lock = begin(paths, sup, progress)?;
     let mut state = State::load(paths)?;
     let Some(factory) = state.factory.clone() else {
         return Err(Error::Release {
@@ -283,6 +271,21 @@ pub fn reset(
             reason,
         }),
     }
+}
+
+/// The start of every install, rollback and reset: the release lock, and an activation a cut
+/// left pending undone first.
+fn begin(
+    paths: &Paths,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> Result<Lock> {
+    let lock = lock(paths)?.ok_or_else(|| busy(paths))?;
+    if let Some(msg) = undo_pending(paths)? {
+        progress(msg);
+        sup.reload().map_err(supervisor_error)?;
+    }
+    Ok(lock)
 }
 
 /// `davit release gc`: what no kept release uses goes (see [`super::gc`]).
@@ -629,14 +632,7 @@ fn switch(
     let mut changed = BTreeMap::new();
     for (name, text) in &new {
         let file = paths.config_dir.join(format!("{name}.toml"));
-        let app = App::parse(&file, text).map_err(|e| Error::Document {
-            path: file.display().to_string(),
-            reason: e
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        })?;
+        let app = super::parse_installed(&file, text)?;
         let before = old.get(name).and_then(|t| App::parse(&file, t).ok());
         if before.as_ref() != Some(&app) && app.enabled {
             changed.insert(name.clone(), app.bundle.clone());

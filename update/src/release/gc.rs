@@ -10,8 +10,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use supervisor::app::App;
-
 use super::prepare::remove_tree;
 use super::state::State;
 use super::{Paths, installed_apps, rootfs};
@@ -71,14 +69,7 @@ pub(crate) fn collect(paths: &Paths) -> Result<Collected> {
         let dir = paths.release(version);
         for (name, text) in installed_apps(paths, version)? {
             let file = dir.join("apps").join(format!("{name}.toml"));
-            let app = App::parse(&file, &text).map_err(|e| Error::Document {
-                path: file.display().to_string(),
-                reason: e
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })?;
+            let app = super::parse_installed(&file, &text)?;
             let lower_path = app.bundle.join(rootfs::LOWER_FILE);
             let lower: Vec<PathBuf> = fs::read(&lower_path)
                 .ok()

@@ -250,6 +250,18 @@ pub fn installed_apps(paths: &Paths, version: &str) -> Result<BTreeMap<String, S
     Ok(apps)
 }
 
+/// Parses an installed app file, its problems joined into one error naming the file.
+pub fn parse_installed(file: &Path, text: &str) -> Result<App> {
+    App::parse(file, text).map_err(|e| Error::Document {
+        path: file.display().to_string(),
+        reason: e
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
