@@ -77,6 +77,7 @@ pub fn reset(a: ResetArgs) -> i32 {
     let judge = activate::Judge {
         confirm_timeout: a.confirm_timeout,
         watch: a.watch,
+        call: false,
     };
     let mut progress = |line: String| println!("{line}");
     let outcome = connect(a.board.target()).and_then(|mut sup| {
@@ -108,14 +109,27 @@ enum ReleaseCommand {
         /// Switch apps even while they hold their update lock
         #[arg(long)]
         force: bool,
+        /// Keep this many releases from now on, the current one included (default 2)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        keep: Option<u32>,
     },
     /// Remove the releases, bundles, layers and blobs no kept release uses (current,
     /// previous, factory); volumes stay
-    Gc,
+    Gc {
+        /// Keep this many releases from now on, the current one included (default 2)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        keep: Option<u32>,
+    },
     /// The current, previous, failed releases and any install under way
     Status {
         #[arg(long)]
         json: bool,
+    },
+    /// Confirm the release being installed (one whose release.toml says `confirm = "call"`
+    /// waits for this)
+    Confirm {
+        #[arg(value_name = "VERSION")]
+        release: String,
     },
     /// Go back to the previous release (which must confirm again)
     Rollback {
@@ -146,8 +160,24 @@ pub fn release(a: ReleaseArgs) -> i32 {
     let mut progress = |line: String| println!("{line}");
     let outcome = match a.command {
         ReleaseCommand::Status { json } => return status(&paths, json),
-        ReleaseCommand::Gc => {
-            return match activate::gc(&paths) {
+        ReleaseCommand::Confirm { release: version } => {
+            return match connect(target).and_then(|sup| {
+                sup.rt
+                    .block_on(sup.client.confirm_release(&version))
+                    .map_err(|e| format!("confirm: {e}"))
+            }) {
+                Ok(()) => {
+                    println!("release {version}: confirmed");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("davit: error: {e}");
+                    1
+                }
+            };
+        }
+        ReleaseCommand::Gc { keep } => {
+            return match activate::gc(&paths, keep) {
                 Ok(c) => {
                     println!("{}", activate::collected(&c));
                     0
@@ -165,6 +195,7 @@ pub fn release(a: ReleaseArgs) -> i32 {
             factory,
             lock_wait,
             force,
+            keep,
         } => connect(target).and_then(|mut sup| {
             let opts = InstallOptions {
                 retry,
@@ -173,9 +204,13 @@ pub fn release(a: ReleaseArgs) -> i32 {
                 factory,
                 lock_wait,
                 force,
+                keep,
             };
-            activate::install(&paths, &dir, &opts, &mut sup, &mut progress)
-                .map_err(|e| format!("release {}: {e}", dir.display()))
+            activate::install(&paths, &dir, &opts, &mut sup, &mut progress).map_err(|e| {
+                let e = format!("release {}: {e}", dir.display());
+                sup.report(&[("phase", "failed"), ("message", &e)]);
+                e
+            })
         }),
         ReleaseCommand::Rollback {
             confirm_timeout,
@@ -184,6 +219,7 @@ pub fn release(a: ReleaseArgs) -> i32 {
             let judge = activate::Judge {
                 confirm_timeout,
                 watch,
+                call: false,
             };
             activate::rollback(&paths, judge, &mut sup, &mut progress)
                 .map_err(|e| format!("rollback: {e}"))
@@ -303,5 +339,18 @@ impl Supervisor for Api {
             Err(ClientError::Refused { name, .. }) if name.ends_with("UnknownObject") => Ok(None),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    fn report(&mut self, fields: &[(&str, &str)]) {
+        if let Err(e) = self.rt.block_on(self.client.report_release(fields)) {
+            tracing::debug!("the supervisor took no report: {e}");
+        }
+    }
+
+    fn confirmed(&mut self) -> Result<String, String> {
+        self.rt
+            .block_on(self.client.release())
+            .map(|r| r.get("Confirmed").cloned().unwrap_or_default())
+            .map_err(|e| e.to_string())
     }
 }

@@ -80,13 +80,28 @@ pub fn supervise(root: PathBuf, a: Supervise) -> i32 {
     };
     // Before the daemon reads its app files: an install that a power cut interrupted is undone,
     // and the roots of installed releases are mounted (the daemon's own filter forbids mount).
+    #[allow(unused_mut)]
+    let mut release = std::collections::BTreeMap::new();
     #[cfg(feature = "update")]
     {
-        let recovered = update::release::Paths::new(&a.state_dir, &a.config_dir)
-            .and_then(|paths| update::release::activate::recover(&paths));
+        let paths = update::release::Paths::new(&a.state_dir, &a.config_dir);
+        let recovered = paths
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(|p| update::release::activate::recover(p).map_err(|e| e.to_string()));
         match recovered {
             Ok(notes) => notes.iter().for_each(|n| eprintln!("davit: release: {n}")),
             Err(e) => eprintln!("davit: error: releases: {e}"),
+        }
+        // The releases the API shows until an installer reports.
+        if let Ok(state) = paths.and_then(|p| update::release::state::State::load(&p)) {
+            for (k, v) in [
+                ("current", state.current),
+                ("previous", state.previous),
+                ("factory", state.factory),
+            ] {
+                release.insert(k.to_owned(), v.unwrap_or_default());
+            }
         }
     }
     let opts = Options {
@@ -99,6 +114,7 @@ pub fn supervise(root: PathBuf, a: Supervise) -> i32 {
         watchdog_device: a.watchdog_device,
         watchdog_timeout: a.watchdog_timeout,
         seccomp,
+        release,
     };
     match daemon::supervise(opts) {
         Ok(()) => 0,

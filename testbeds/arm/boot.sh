@@ -33,7 +33,7 @@
 # unless DAVIT_BOOT_NAME says otherwise).  Exit status:
 # 0 test passed, 1 test failed (rc != 0), 2 no result marker (boot failure,
 # guest crash or timeout), 3 the guest rebooted (only with DAVIT_BOOT_REBOOT=1),
-# 64 usage error.
+# 4 the power was cut (only with DAVIT_BOOT_CUT), 64 usage error.
 #
 # Env: DAVIT_BOOT_TIMEOUT (s, default 300)  DAVIT_QEMU_MEM (default 512M)
 #      DAVIT_QEMU_SMP (default 2: 2 host cores, MTTCG uses one thread per
@@ -46,6 +46,11 @@
 #      marker shows a second time and exits 3. Without it a reboot ends qemu,
 #      which is exit 2, no result)
 #      DAVIT_BOOT_NAME (log name, default ARCH-MODE)
+#      DAVIT_BOOT_DISK=FILE (a raw disk image, the guest's /dev/vda: virtio-mmio, so the
+#      guest needs DAVIT_BOOT_MODULES="virtio_mmio virtio_blk" and its filesystem's)
+#      DAVIT_BOOT_CUT="MARKER SECONDS" (the power goes off: qemu is SIGKILLed SECONDS after
+#      MARKER shows on the console, no shutdown, no flush of what the guest did not write
+#      to its disk; exit 4 when that happened before a result)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -218,6 +223,16 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 LOG=$ARM_CACHE/logs/boot-$NAME-$STAMP-$$.log
 ln -sfn "${LOG##*/}" "$ARM_CACHE/logs/boot-$NAME-latest.log"
 [[ $REBOOT == 1 ]] || QEMU+=(-no-reboot)
+if [[ -n ${DAVIT_BOOT_DISK:-} ]]; then
+    [[ -f $DAVIT_BOOT_DISK ]] || die "DAVIT_BOOT_DISK $DAVIT_BOOT_DISK is not a file"
+    # cache=writeback: what the guest wrote reaches the image file (the host's page cache)
+    # at once, and its flushes become fdatasync; a SIGKILLed qemu then loses exactly what the
+    # guest kept in its own caches, as a board losing power does.
+    # shellcheck disable=SC2054 # the -drive value is one argument
+    QEMU+=(-drive "file=$DAVIT_BOOT_DISK,if=none,id=disk0,format=raw,cache=writeback"
+        -device virtio-blk-device,drive=disk0)
+fi
+CUT=${DAVIT_BOOT_CUT:-}
 QEMU+=(-smp "$SMP" -m "$MEM" -nographic -monitor none -serial stdio -nic none
     -kernel "$KDIR/vmlinuz" -initrd "$RUN/initrd.gz"
     -append "console=ttyAMA0 rdinit=/init panic=-1 quiet loglevel=4 ${DAVIT_BOOT_APPEND:-}")
@@ -226,7 +241,22 @@ echo "# ${QEMU[*]}" >"$LOG"
 t0=$(date +%s%N)
 qrc=0
 boots=0
-if [[ $REBOOT == 1 ]]; then
+cut=0
+if [[ -n $CUT ]]; then
+    # The power cut: SIGKILL to qemu itself (timeout's child), at the chosen moment.
+    timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >>"$LOG" 2>&1 &
+    qpid=$!
+    [[ ${DAVIT_BOOT_VERBOSE:-0} == 1 ]] && { tail -n +2 -f "$LOG" --pid "$qpid" >&2 & }
+    while kill -0 "$qpid" 2>/dev/null; do
+        if tr -d '\r' <"$LOG" | grep -aqF -- "${CUT% *}"; then
+            sleep "${CUT##* }"
+            pkill -KILL -P "$qpid" && cut=1
+            break
+        fi
+        sleep 0.1
+    done
+    wait "$qpid" || qrc=$?
+elif [[ $REBOOT == 1 ]]; then
     # The guest may reboot: qemu starts it again. Stopped at the second boot marker.
     timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >>"$LOG" 2>&1 &
     qpid=$!
@@ -251,6 +281,10 @@ secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 if ((boots >= 2)); then
     echo "REBOOT $ARCH $MODE: the guest booted a second time, ${secs}s wall; log: $LOG"
     exit 3
+fi
+if ((cut)) && ! tr -d '\r' <"$LOG" | grep -aq "DAVIT-TESTBED-RESULT nonce=$NONCE "; then
+    echo "CUT $ARCH $MODE: the power went off ${CUT##* } s after \"${CUT% *}\", ${secs}s wall; log: $LOG"
+    exit 4
 fi
 marker=$(tr -d '\r' <"$LOG" | grep -aoE "DAVIT-TESTBED-RESULT nonce=$NONCE rc=[0-9]+ uptime=[0-9.]+" | tail -n1 || true)
 if [[ -z $marker ]]; then

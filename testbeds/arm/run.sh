@@ -3,14 +3,15 @@
 # cgroup v1 and run davit's integration tests and its supervisor daemon inside (guest-tests.sh,
 # guest-supervisor.sh), then one more arm64 boot for the daemon's hardware watchdog
 # (watchdog.sh: softdog, SIGSTOP, reboot), then the conformance programs this host cannot run
-# on the cgroup v1 boards (conformance.sh --ci, two boots). Closes with "N passed, M failed"
-# over the six steps; exits non-zero unless all passed.
+# on the cgroup v1 boards (conformance.sh --ci, two boots), then power cuts during release
+# installs on the arm64 board (powercut.sh, DAVIT_POWERCUT_TRIALS cuts, default 3). Closes with
+# "N passed, M failed" over the seven steps; exits non-zero unless all passed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../env.sh
 . "$here/../env.sh"
 cache="$DAVIT_CACHE/arm"
-boots=6
+boots=7
 start=$(date +%s)
 "$here/build.sh" || { echo "arm: cross build failed"; echo "0 passed, $boots failed"; exit 1; }
 "$here/kernel.sh" >/dev/null || { echo "arm: kernel fetch failed"; echo "0 passed, $boots failed"; exit 1; }
@@ -49,6 +50,14 @@ else
 fi
 grep -e '^arm-conformance: ' -e 'UNEXPECTED' "$cache/logs/run-conformance-ci.txt" | sed 's/^/  /' || true
 echo "arm: $verdict conformance cgroup programs, arm64 + armhf cgroup v1 ($(( $(date +%s) - t0 )) s)"
+t0=$(date +%s)
+if "$here/powercut.sh" "${DAVIT_POWERCUT_TRIALS:-3}" >"$cache/logs/run-powercut.txt" 2>&1; then
+  pass=$((pass + 1)); verdict=PASS
+else
+  fail=$((fail + 1)); verdict=FAIL
+fi
+grep -e '^powercut: ' -e '^|' "$cache/logs/run-powercut.txt" | sed 's/^/  /' || true
+echo "arm: $verdict arm64 power cuts during installs ($(( $(date +%s) - t0 )) s)"
 echo "arm: testbed wall time $(( $(date +%s) - start )) s"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -201,3 +201,46 @@ fn a_user_s_stop_of_an_unless_stopped_app_outlives_the_daemon() {
     d.start();
     d.wait_state("held", "running", 20);
 }
+
+/// A power cut: the daemon and every container end together, and the board comes back with
+/// another boot id. An app whose run ended with the boot starts at the next one whatever its
+/// restart policy (it did not exit); one whose container ended while only the daemon was
+/// down keeps its policy (`restart = "no"`: down, "unknown").
+#[test]
+fn an_app_whose_run_ended_with_the_boot_starts_at_the_next_one() {
+    let mut d = Daemon::new();
+    let script = "trap 'exit 0' TERM; sleep 31651 & wait";
+    d.add_app("rebooted", script, "restart = \"no\"\n");
+    d.add_app("ended", script, "restart = \"no\"\n");
+    d.start();
+    let rebooted = num(&d.wait_state("rebooted", "running", 30), "pid") as i32;
+    num(&d.wait_state("ended", "running", 30), "pid");
+    d.kill9();
+    for name in ["rebooted", "ended"] {
+        let out = std::process::Command::new(crate::common::davit_bin())
+            .arg("--root")
+            .arg(&d.root)
+            .args(["delete", "--force", &format!("app.{name}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "delete app.{name}: {out:?}");
+    }
+    // What an earlier boot left: its record names another boot than this one.
+    let record = d.state_dir.join("apps/rebooted.json");
+    let mut r: serde_json::Value = serde_json::from_slice(&fs::read(&record).unwrap()).unwrap();
+    assert!(
+        r["boot"].is_string(),
+        "the record keeps the boot of its run: {r}"
+    );
+    r["boot"] = "00000000-0000-4000-8000-000000000000".into();
+    fs::write(&record, serde_json::to_vec(&r).unwrap()).unwrap();
+
+    d.start();
+    let s = d.wait_status("rebooted", 20, "rebooted running again", |s| {
+        s["state"] == "running" && s["pid"].as_u64().is_some_and(|p| p as i32 != rebooted)
+    });
+    assert_eq!(num(&s, "restarts"), 0, "a boot is not a restart: {s}");
+    let e = d.wait_state("ended", "exited", 20);
+    assert_eq!(e["last_exit"], "unknown", "{e}");
+    d.app_ok(&["stop", "rebooted"]);
+}

@@ -52,15 +52,20 @@ fn umoci(args: &[&str]) {
 
 impl Board {
     fn new() -> Board {
-        Board::build(None)
+        Board::build(None, Daemon::new())
     }
 
     /// With the daemon's state directory (store, bundles, volumes) on a tmpfs of `size`.
     fn with_small_disk(size: &str) -> Board {
-        Board::build(Some(size))
+        Board::build(Some(size), Daemon::new())
     }
 
-    fn build(tmpfs: Option<&str>) -> Board {
+    /// With the daemon on a bus of its own as well (for `busctl monitor`).
+    fn with_bus() -> Board {
+        Board::build(None, Daemon::with_bus())
+    }
+
+    fn build(tmpfs: Option<&str>, mut d: Daemon) -> Board {
         let work = tempfile::Builder::new()
             .prefix("davit-release")
             .tempdir()
@@ -85,7 +90,6 @@ impl Board {
             &format!("{l}:base"),
             b.to_str().unwrap(),
         ]);
-        let mut d = Daemon::new();
         if let Some(size) = tmpfs {
             nix::mount::mount(
                 Some("tmpfs"),
@@ -592,7 +596,7 @@ fn store_verifies(store: &Path) {
 }
 
 #[test]
-fn collection_keeps_the_current_and_previous_releases_and_frees_the_rest() {
+fn collection_keeps_the_current_and_previous_releases_or_as_many_as_asked() {
     let b = Board::new();
     let web = unique("web");
     // Each version adds a 256 KiB layer of its own to the busybox base.
@@ -632,6 +636,51 @@ fn collection_keeps_the_current_and_previous_releases_and_frees_the_rest() {
         stdout(&out).contains("collected 0 releases, 0 bundles, 0 layers, 0 blobs"),
         "{}",
         stdout(&out)
+    );
+
+    // `--keep 3`: from now on the release before the previous one stays too.
+    b.layered_image("base", "web-4-files", 256 << 10);
+    b.image_from("web-4-files", "web-4");
+    let r4 = b.release(
+        "4",
+        "watch = \"0s\"\n",
+        &[(web.as_str(), "image = \"web-4\"\n")],
+    );
+    let out = b.run(&["install", r4.to_str().unwrap(), "--keep", "3"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let kept = || -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&releases)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(kept(), ["2", "3", "4"]);
+    assert_eq!(b.state()["keep"], 3);
+    // Down to one: the previous release goes, and a rollback says why it cannot be.
+    let out = b.run(&["gc", "--keep", "1"]);
+    assert!(
+        stdout(&out).contains("collected 2 releases"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(kept(), ["4"]);
+    store_verifies(&store);
+    let out = b.run(&["rollback"]);
+    assert!(
+        !out.status.success()
+            && stderr(&out).contains("the previous release 3 was collected (keep = 1)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = b.run(&["gc", "--keep", "0"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("--keep"),
+        "{}",
+        stderr(&out)
     );
 }
 
@@ -1092,4 +1141,241 @@ mod power_cuts {
             "no trial killed an install: the trials proved nothing"
         );
     }
+}
+
+/// The Release properties over D-Bus: `busctl get-property` of one.
+fn release_property(b: &Board, prop: &str) -> String {
+    let v = b.d.busctl_json(&[
+        "get-property",
+        "org.davit.Supervisor1",
+        "/org/davit/Supervisor1",
+        "org.davit.Supervisor1.Release",
+        prop,
+    ]);
+    v[0]["data"].as_str().unwrap_or_default().to_owned()
+}
+
+fn wait_phase(b: &Board, phases: &[&str], secs: u64) -> String {
+    let mut last = String::new();
+    wait_until(secs, &format!("release phase {phases:?}"), || {
+        last = release_property(b, "Phase");
+        phases.contains(&last.as_str())
+    });
+    last
+}
+
+/// Every Phase in the Release PropertiesChanged signals the monitor saw, repeats dropped.
+fn phases_seen(m: &Monitor) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for msg in m.messages() {
+        if msg["member"] != "PropertiesChanged"
+            || msg["path"] != "/org/davit/Supervisor1"
+            || msg["payload"]["data"][0] != "org.davit.Supervisor1.Release"
+        {
+            continue;
+        }
+        if let Some(p) = msg["payload"]["data"][1]["Phase"]["data"].as_str()
+            && seen.last().map(String::as_str) != Some(p)
+        {
+            seen.push(p.to_owned());
+        }
+    }
+    seen
+}
+
+/// `Install` over D-Bus: the daemon runs the installer, and the Release properties and their
+/// PropertiesChanged signals follow each phase to the outcome, for a release that confirms
+/// and for one that rolls back. Only root may install.
+#[test]
+fn a_release_installed_over_d_bus_shows_each_phase() {
+    let b = Board::with_bus();
+    let web = unique("dweb");
+    b.steady_image("dweb-1");
+    b.image("dweb-bad", "exit 7");
+    let r1 = b.release(
+        "1",
+        "watch = \"1s\"\n",
+        &[(web.as_str(), "image = \"dweb-1\"\n")],
+    );
+    let r2 = b.release(
+        "2",
+        "watch = \"1s\"\n",
+        &[(web.as_str(), "image = \"dweb-bad\"\n")],
+    );
+    let r1s = r1.to_str().unwrap();
+
+    let denied = b.d.dbus_send_as_nobody(&[
+        "--dest=org.davit.Supervisor1",
+        "/org/davit/Supervisor1",
+        "org.davit.Supervisor1.Release.Install",
+        &format!("string:{r1s}"),
+        "array:string:",
+    ]);
+    assert!(
+        stderr(&denied).contains("AccessDenied") && stderr(&denied).contains("only root"),
+        "{denied:?}"
+    );
+    let bad = b.d.busctl(&[
+        "call",
+        "org.davit.Supervisor1",
+        "/org/davit/Supervisor1",
+        "org.davit.Supervisor1.Release",
+        "Install",
+        "sas",
+        r1s,
+        "1",
+        "yes",
+    ]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("\"yes\" is not an install flag"),
+        "{bad:?}"
+    );
+    assert_eq!(release_property(&b, "Phase"), "", "nothing installed yet");
+
+    let m = b.d.monitor();
+    let out = b.d.busctl(&[
+        "call",
+        "org.davit.Supervisor1",
+        "/org/davit/Supervisor1",
+        "org.davit.Supervisor1.Release",
+        "Install",
+        "sas",
+        r1s,
+        "0",
+    ]);
+    assert!(out.status.success(), "Install: {}", stderr(&out));
+    assert_eq!(
+        wait_phase(&b, &["installed", "rolled-back", "failed"], INSTALL_SECS),
+        "installed",
+        "message: {}",
+        release_property(&b, "Message")
+    );
+    assert_eq!(release_property(&b, "Current"), "1");
+    assert_eq!(release_property(&b, "Version"), "1");
+    b.wait_runs(web.as_str(), &["dweb-1"]);
+    assert_eq!(b.state()["current"], "1");
+    wait_until(10, "the monitor to see the last signal", || {
+        phases_seen(&m).last().map(String::as_str) == Some("installed")
+    });
+    assert_eq!(
+        phases_seen(&m),
+        [
+            "starting",
+            "preparing",
+            "switching",
+            "confirming",
+            "watching",
+            "installed"
+        ]
+    );
+
+    let m = b.d.monitor();
+    let out = b.d.busctl(&[
+        "call",
+        "org.davit.Supervisor1",
+        "/org/davit/Supervisor1",
+        "org.davit.Supervisor1.Release",
+        "Install",
+        "sas",
+        r2.to_str().unwrap(),
+        "0",
+    ]);
+    assert!(out.status.success(), "Install: {}", stderr(&out));
+    assert_eq!(
+        wait_phase(&b, &["installed", "rolled-back", "failed"], INSTALL_SECS),
+        "rolled-back"
+    );
+    let msg = release_property(&b, "Message");
+    assert!(msg.contains("exited 7"), "{msg}");
+    assert_eq!(release_property(&b, "Current"), "1");
+    assert_eq!(release_property(&b, "Version"), "2");
+    wait_until(10, "the monitor to see the last signal", || {
+        phases_seen(&m).last().map(String::as_str) == Some("rolled-back")
+    });
+    assert_eq!(
+        phases_seen(&m),
+        [
+            "starting",
+            "preparing",
+            "switching",
+            "confirming",
+            "rolling-back",
+            "rolled-back"
+        ]
+    );
+
+    // Refused before it prepares anything (failed before, no --retry): "failed", and why.
+    let out = b.d.busctl(&[
+        "call",
+        "org.davit.Supervisor1",
+        "/org/davit/Supervisor1",
+        "org.davit.Supervisor1.Release",
+        "Install",
+        "sas",
+        r2.to_str().unwrap(),
+        "0",
+    ]);
+    assert!(out.status.success(), "Install: {}", stderr(&out));
+    assert_eq!(wait_phase(&b, &["failed"], INSTALL_SECS), "failed");
+    let msg = release_property(&b, "Message");
+    assert!(msg.contains("--retry"), "{msg}");
+}
+
+/// A release with `confirm = "call"` is kept only after a `Confirm` call
+/// (`davit release confirm`), and rolls back without one.
+#[test]
+fn a_release_that_asks_for_a_confirm_call_waits_for_it() {
+    let b = Board::with_bus();
+    let web = unique("cweb");
+    b.steady_image("cweb-1");
+    b.steady_image("cweb-2");
+    b.steady_image("cweb-3");
+    let app = |tag: &str| format!("image = \"{tag}\"\n");
+    let r1 = b.release("1", "", &[(web.as_str(), &app("cweb-1"))]);
+    let r2 = b.release(
+        "2",
+        "confirm = \"call\"\nconfirm_timeout = \"60s\"\nwatch = \"1s\"\n",
+        &[(web.as_str(), &app("cweb-2"))],
+    );
+    let r3 = b.release(
+        "3",
+        "confirm = \"call\"\nconfirm_timeout = \"2s\"\n",
+        &[(web.as_str(), &app("cweb-3"))],
+    );
+    b.install_ok(&r1);
+
+    let install = b.davit_release(&["install", r2.to_str().unwrap()]);
+    let installing = std::thread::spawn(move || output_within(install, INSTALL_SECS, "install 2"));
+    wait_until(INSTALL_SECS, "release 2 to wait for a Confirm call", || {
+        release_property(&b, "Message") == "waiting for a Confirm call"
+    });
+    assert_eq!(release_property(&b, "Phase"), "confirming");
+    b.wait_runs(web.as_str(), &["cweb-1", "cweb-2"]);
+    let wrong = b.run(&["confirm", "3"]);
+    assert!(
+        !wrong.status.success()
+            && stderr(&wrong).contains("release 3 is not waiting for confirmation"),
+        "{wrong:?}"
+    );
+    let ok = b.run(&["confirm", "2"]);
+    assert!(ok.status.success(), "confirm 2: {}", stderr(&ok));
+    let out = installing.join().unwrap();
+    assert!(
+        out.status.success(),
+        "install 2: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("release 2: confirmed by a call"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(b.state()["current"], "2");
+    assert_eq!(release_property(&b, "Confirmed"), "2");
+
+    let err = b.install_fails(&r3);
+    assert!(err.contains("no Confirm call within 2 s"), "{err}");
+    assert_eq!(b.state()["current"], "2");
+    b.wait_runs(web.as_str(), &["cweb-1", "cweb-2", "cweb-3", "cweb-2"]);
 }

@@ -81,6 +81,49 @@ impl Access {
         hdr: &Header<'_>,
         what: &str,
     ) -> fdo::Result<()> {
+        let (uid, groups) = self.caller(conn, hdr, what).await?;
+        if uid == 0 {
+            return Ok(());
+        }
+        if let Some(g) = &self.group {
+            let (user, primary) = passwd_entry(uid).unwrap_or_default();
+            if groups.contains(&g.gid) || primary == Some(g.gid) || g.members.contains(&user) {
+                return Ok(());
+            }
+        }
+        Err(fdo::Error::AccessDenied(match &self.group {
+            Some(g) => format!(
+                "{what}: only root and members of group {} may change apps (caller uid {uid})",
+                g.name
+            ),
+            None => format!(
+                "{what}: only root may change apps (caller uid {uid}; the daemon's --group admits others)"
+            ),
+        }))
+    }
+
+    /// Refuses a call from anyone but root: installing a release runs what it brings as root.
+    pub async fn check_root(
+        &self,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        what: &str,
+    ) -> fdo::Result<()> {
+        match self.caller(conn, hdr, what).await?.0 {
+            0 => Ok(()),
+            uid => Err(fdo::Error::AccessDenied(format!(
+                "{what}: only root may install releases (caller uid {uid})"
+            ))),
+        }
+    }
+
+    /// The caller's uid and groups.
+    async fn caller(
+        &self,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        what: &str,
+    ) -> fdo::Result<(u32, Vec<u32>)> {
         let (uid, groups) = match hdr.sender() {
             Some(sender) => {
                 let creds = fdo::DBusProxy::new(conn)
@@ -110,24 +153,7 @@ impl Access {
                 "{what}: the caller's uid is unknown"
             )));
         };
-        if uid == 0 {
-            return Ok(());
-        }
-        if let Some(g) = &self.group {
-            let (user, primary) = passwd_entry(uid).unwrap_or_default();
-            if groups.contains(&g.gid) || primary == Some(g.gid) || g.members.contains(&user) {
-                return Ok(());
-            }
-        }
-        Err(fdo::Error::AccessDenied(match &self.group {
-            Some(g) => format!(
-                "{what}: only root and members of group {} may change apps (caller uid {uid})",
-                g.name
-            ),
-            None => format!(
-                "{what}: only root may change apps (caller uid {uid}; the daemon's --group admits others)"
-            ),
-        }))
+        Ok((uid, groups))
     }
 }
 

@@ -7,7 +7,10 @@ use serde::Serialize;
 use zbus::Connection;
 use zbus::zvariant::OwnedValue;
 
-use super::{APP_IFACE, DEFAULT_SOCKET, MANAGER_IFACE, MANAGER_PATH, SERVICE, Summary, app_path};
+use super::{
+    APP_IFACE, DEFAULT_SOCKET, MANAGER_IFACE, MANAGER_PATH, RELEASE_IFACE, SERVICE, Summary,
+    app_path,
+};
 
 /// Where to find the daemon.
 #[derive(Debug, Clone)]
@@ -249,5 +252,39 @@ impl Client {
     pub async fn logs(&self, name: &str, tail: u32) -> Result<String, ClientError> {
         let path = self.app(name).await?;
         self.call(&path, APP_IFACE, "Logs", &(tail,)).await
+    }
+
+    /// The release properties (Phase, Version, Message, Current, Previous, Factory,
+    /// Confirmed), by name.
+    pub async fn release(&self) -> Result<std::collections::BTreeMap<String, String>, ClientError> {
+        let props: HashMap<String, OwnedValue> = self
+            .call(
+                MANAGER_PATH,
+                "org.freedesktop.DBus.Properties",
+                "GetAll",
+                &(RELEASE_IFACE,),
+            )
+            .await?;
+        Ok(props
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, String::try_from(v).ok()?)))
+            .collect())
+    }
+
+    /// An installer's report: `(key, value)` of [`crate::daemon::release::KEYS`].
+    pub async fn report_release(&self, fields: &[(&str, &str)]) -> Result<(), ClientError> {
+        let map: HashMap<&str, &str> = fields.iter().copied().collect();
+        self.call::<_, ()>(MANAGER_PATH, RELEASE_IFACE, "Report", &(map,))
+            .await
+    }
+
+    pub async fn confirm_release(&self, version: &str) -> Result<(), ClientError> {
+        self.call::<_, ()>(MANAGER_PATH, RELEASE_IFACE, "Confirm", &(version,))
+            .await
+    }
+
+    pub async fn install_release(&self, path: &str, flags: &[&str]) -> Result<(), ClientError> {
+        self.call::<_, ()>(MANAGER_PATH, RELEASE_IFACE, "Install", &(path, flags))
+            .await
     }
 }

@@ -10,6 +10,8 @@ pub const SERVICE: &str = "org.davit.Supervisor1";
 pub const MANAGER_PATH: &str = "/org/davit/Supervisor1";
 pub const MANAGER_IFACE: &str = "org.davit.Supervisor1";
 pub const APP_IFACE: &str = "org.davit.Supervisor1.App";
+/// Releases (at [`MANAGER_PATH`]): where an install stands, `Install`, `Confirm`.
+pub const RELEASE_IFACE: &str = "org.davit.Supervisor1.Release";
 pub const DEFAULT_SOCKET: &str = "/run/davit/supervisor.sock";
 
 /// The object path of an app: its name escaped as systemd escapes unit names in paths

@@ -12,7 +12,8 @@ use zbus::zvariant::Value;
 use zbus::{Connection, fdo, interface};
 
 use super::access::Access;
-use super::{APP_IFACE, MANAGER_PATH, SERVICE, Summary, app_path};
+use super::{APP_IFACE, MANAGER_PATH, RELEASE_IFACE, SERVICE, Summary, app_path};
+use crate::daemon::release::{self, ReleaseStatus};
 use crate::daemon::{AppStatus, Bus, DaemonError, Event, Supervisor};
 
 /// The API while it is served; dropping it stops serving and removes the socket.
@@ -59,6 +60,7 @@ pub async fn serve(
             builder
                 .name(SERVICE)?
                 .serve_at(MANAGER_PATH, Manager::new(&sup, &access))?
+                .serve_at(MANAGER_PATH, ReleaseObject::new(&sup, &access))?
                 .build()
                 .await
         }
@@ -130,6 +132,7 @@ pub async fn serve(
                             Some(s) => changed(conn, &s).await,
                             None => Ok(()),
                         },
+                        Event::Release => release_changed(conn, &sup.release()).await,
                     };
                     if ok.is_err() {
                         dead.push(i);
@@ -160,6 +163,7 @@ async fn peer(
         .server(zbus::Guid::generate())?
         .p2p()
         .serve_at(MANAGER_PATH, Manager::new(sup, access))?
+        .serve_at(MANAGER_PATH, ReleaseObject::new(sup, access))?
         .serve_at("/org/freedesktop/DBus", PeerBus)?
         .build()
         .await?;
@@ -213,6 +217,30 @@ async fn changed(conn: &Connection, s: &AppStatus) -> zbus::Result<()> {
     .await
 }
 
+async fn release_changed(conn: &Connection, r: &ReleaseStatus) -> zbus::Result<()> {
+    let mut props: HashMap<String, Value<'_>> = HashMap::new();
+    for k in release::KEYS {
+        props.insert(capitalized(k), Value::from(r.get(k)));
+    }
+    props.insert("Confirmed".into(), Value::from(r.confirmed.clone()));
+    let invalidated: Vec<&str> = Vec::new();
+    conn.emit_signal(
+        None::<()>,
+        MANAGER_PATH,
+        "org.freedesktop.DBus.Properties",
+        "PropertiesChanged",
+        &(RELEASE_IFACE, props, invalidated),
+    )
+    .await
+}
+
+fn capitalized(k: &str) -> String {
+    let mut c = k.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
 struct Manager {
     sup: Arc<Supervisor>,
     access: Arc<Access>,
@@ -263,6 +291,112 @@ impl Manager {
         }
         self.sup.reload(only, false).await;
         Ok(())
+    }
+}
+
+/// Releases: what the update engine reports of an install (it runs as a process of its own),
+/// and installs and confirmations asked for over the API.
+struct ReleaseObject {
+    sup: Arc<Supervisor>,
+    access: Arc<Access>,
+}
+
+impl ReleaseObject {
+    fn new(sup: &Arc<Supervisor>, access: &Arc<Access>) -> ReleaseObject {
+        ReleaseObject {
+            sup: sup.clone(),
+            access: access.clone(),
+        }
+    }
+
+    fn get(&self, key: &str) -> String {
+        self.sup.release().get(key)
+    }
+}
+
+#[interface(name = "org.davit.Supervisor1.Release")]
+impl ReleaseObject {
+    /// Installs the release at `path` (a directory or tar on this board) with `davit release
+    /// install`, run by the daemon; `flags`: "retry", "force", "factory". Returns once it
+    /// runs: the properties follow it.
+    async fn install(
+        &self,
+        path: &str,
+        flags: Vec<String>,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.access.check_root(conn, &hdr, "Install").await?;
+        self.sup
+            .install_release(std::path::Path::new(path), &flags)
+            .map_err(fdo::Error::InvalidArgs)
+    }
+
+    /// Confirms the release being installed, which waits for this when its release.toml
+    /// says `confirm = "call"`.
+    async fn confirm(
+        &self,
+        version: &str,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.access.check(conn, &hdr, "Confirm").await?;
+        self.sup
+            .confirm_release(version)
+            .map_err(fdo::Error::Failed)
+    }
+
+    /// The installer's progress: keys phase, version, message, current, previous, factory.
+    async fn report(
+        &self,
+        fields: HashMap<String, String>,
+        #[zbus(header)] hdr: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<()> {
+        self.access.check_root(conn, &hdr, "Report").await?;
+        self.sup
+            .report_release(fields.into_iter().collect())
+            .map_err(fdo::Error::InvalidArgs)
+    }
+
+    /// starting, preparing, switching, confirming, watching, rolling-back; then installed,
+    /// rolled-back or failed ("" before any install).
+    #[zbus(property)]
+    fn phase(&self) -> String {
+        self.get("phase")
+    }
+
+    /// The release being installed, or the last one.
+    #[zbus(property)]
+    fn version(&self) -> String {
+        self.get("version")
+    }
+
+    /// The installer's last word: a step, or why it failed.
+    #[zbus(property)]
+    fn message(&self) -> String {
+        self.get("message")
+    }
+
+    #[zbus(property)]
+    fn current(&self) -> String {
+        self.get("current")
+    }
+
+    #[zbus(property)]
+    fn previous(&self) -> String {
+        self.get("previous")
+    }
+
+    #[zbus(property)]
+    fn factory(&self) -> String {
+        self.get("factory")
+    }
+
+    /// The version a `Confirm` call confirmed.
+    #[zbus(property)]
+    fn confirmed(&self) -> String {
+        self.sup.release().confirmed
     }
 }
 

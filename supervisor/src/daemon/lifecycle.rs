@@ -14,7 +14,7 @@ use tokio::net::UnixDatagram;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 
-use super::record::Record;
+use super::record::{self, Record};
 use super::{AppStatus, Event, Phase, State, Supervisor, bundle, container_id, logs, now_us};
 use crate::app::{App, Condition, HealthTest, Logs, Restart};
 use crate::launcher::{Outcome, Request};
@@ -376,6 +376,13 @@ impl AppTask {
             self.save();
             return None;
         }
+        if self.record.boot.is_some() && self.record.boot != record::this_boot() {
+            // The board went down with it (a power cut, a reset): not an exit of its own, so
+            // no restart policy applies; it starts as every app does at boot.
+            tracing::info!("{}: its last run ended with an earlier boot", self.name);
+            self.save();
+            return Some(Next::Run);
+        }
         Some(self.after_exit(&app, End::Unknown, Instant::now()))
     }
 
@@ -432,6 +439,7 @@ impl AppTask {
         };
         self.record.process = Some(pid);
         self.record.bundle = Some(app.bundle.clone());
+        self.record.boot = record::this_boot();
         self.save();
         let mut ready = !app.notify;
         let mut healthy = false;

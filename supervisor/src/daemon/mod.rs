@@ -8,6 +8,7 @@ mod bundle;
 mod lifecycle;
 mod logs;
 mod record;
+pub mod release;
 mod watchdog;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,9 @@ pub struct Options {
     /// davit's own filter (seccomp-profiles/davit.json), loaded after the launcher is forked;
     /// `None` runs unconfined.
     pub seccomp: Option<seccomp_profiles::Mode>,
+    /// The releases as the update engine left them (current, previous, factory), shown until
+    /// an installer reports.
+    pub release: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +179,8 @@ pub enum Event {
     Added(String),
     Changed(String),
     Removed(String),
+    /// The release properties changed.
+    Release,
 }
 
 /// Everything the apps and the API share.
@@ -184,6 +190,7 @@ pub struct Supervisor {
     pub launcher: Launcher,
     pub apps: Mutex<BTreeMap<String, AppHandle>>,
     pub events: mpsc::UnboundedSender<Event>,
+    release: Mutex<release::ReleaseStatus>,
     records: Records,
     log_watcher: Arc<logs::Watcher>,
     /// Serializes reloads and shutdown.
@@ -358,6 +365,10 @@ async fn run(
             .map_err(|e| DaemonError::io("the launcher's socket", e))?,
         apps: Mutex::new(BTreeMap::new()),
         events: events_tx,
+        release: Mutex::new(release::ReleaseStatus {
+            fields: opts.release.clone(),
+            ..Default::default()
+        }),
         records: Records::new(&opts.state_dir),
         log_watcher: Arc::new(logs::Watcher::new().map_err(|e| DaemonError::io("inotify", e))?),
         admin: tokio::sync::Mutex::new(()),

@@ -25,6 +25,17 @@ pub struct Record {
     /// release installed or rolled back while no daemon ran) is not adopted.
     #[serde(default)]
     pub bundle: Option<PathBuf>,
+    /// The kernel's boot id when that container started: a run of an earlier boot ended with
+    /// the board (a power cut), not by itself, so the app starts as at any boot.
+    #[serde(default)]
+    pub boot: Option<String>,
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), `None` where the kernel has none.
+pub fn this_boot() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 pub struct Records {

@@ -26,6 +26,23 @@ pub trait Supervisor {
     fn reload(&mut self) -> std::result::Result<(), String>;
     /// `None` while the supervisor does not know the app.
     fn status(&mut self, app: &str) -> std::result::Result<Option<AppView>, String>;
+    /// Where the release stands, for the supervisor's Release properties: `(key, value)` of
+    /// `supervisor::daemon::release::KEYS`. Best effort: an install does not fail for it.
+    fn report(&mut self, fields: &[(&str, &str)]);
+    /// The version a `Confirm` call confirmed ("" for none).
+    fn confirmed(&mut self) -> std::result::Result<String, String>;
+}
+
+/// Reports a phase of the activation to `to`, with the releases as `state` has them.
+fn tell(sup: &mut dyn Supervisor, state: &State, phase: &str, to: &str, message: &str) {
+    sup.report(&[
+        ("phase", phase),
+        ("version", to),
+        ("message", message),
+        ("current", state.current.as_deref().unwrap_or("")),
+        ("previous", state.previous.as_deref().unwrap_or("")),
+        ("factory", state.factory.as_deref().unwrap_or("")),
+    ]);
 }
 
 #[derive(Debug, Clone, Default)]
@@ -94,6 +111,8 @@ pub struct InstallOptions {
     pub lock_wait: Duration,
     /// Switch even apps that hold their update lock.
     pub force: bool,
+    /// How many releases GC keeps from now on (current included); `None`: as before.
+    pub keep: Option<u32>,
 }
 
 /// The default of `--min-free`.
@@ -138,7 +157,9 @@ pub fn install(
     }
     check_conflicts(paths, &state, &release)?;
 
-    progress(format!("preparing release {version}"));
+    let msg = format!("preparing release {version}");
+    tell(sup, &state, "preparing", &version, &msg);
+    progress(msg);
     let store = Store::open(&paths.store())?;
     let prepared = prepare(paths, &store, &release, &opts.policy, opts.min_free);
     drop(store);
@@ -164,9 +185,13 @@ pub fn install(
     if opts.factory {
         state.factory = Some(version.clone());
     }
+    if opts.keep.is_some() {
+        state.keep = opts.keep;
+    }
     let judge = Judge {
         confirm_timeout: release.confirm_timeout,
         watch: release.watch,
+        call: release.confirm_by_call,
     };
     let outcome = activate(paths, &mut state, &version, judge, false, sup, progress)?;
     collect_garbage(paths, progress);
@@ -199,6 +224,14 @@ pub fn rollback(
             reason: "there is no previous release to roll back to".into(),
         });
     };
+    if !paths.release(&previous).is_dir() {
+        return Err(Error::Release {
+            reason: format!(
+                "the previous release {previous} was collected (keep = {}): install it again",
+                state.keep.unwrap_or(super::state::DEFAULT_KEEP)
+            ),
+        });
+    }
     mount_release(paths, &previous)?;
     progress(format!("rolling back from {current} to {previous}"));
     let outcome = activate(paths, &mut state, &previous, judge, false, sup, progress)?;
@@ -288,9 +321,15 @@ fn begin(
     Ok(lock)
 }
 
-/// `davit release gc`: what no kept release uses goes (see [`super::gc`]).
-pub fn gc(paths: &Paths) -> Result<super::gc::Collected> {
+/// `davit release gc [--keep N]`: what no kept release uses goes (see [`super::gc`]);
+/// `keep` is saved for every collection after.
+pub fn gc(paths: &Paths, keep: Option<u32>) -> Result<super::gc::Collected> {
     let _lock = lock(paths)?.ok_or_else(|| busy(paths))?;
+    if keep.is_some() {
+        let mut state = State::load(paths)?;
+        state.keep = keep;
+        state.save(paths)?;
+    }
     super::gc::collect(paths)
 }
 
@@ -373,6 +412,8 @@ fn undo_pending(paths: &Paths) -> Result<Option<String>> {
 pub struct Judge {
     pub confirm_timeout: Duration,
     pub watch: Duration,
+    /// A `Confirm` call is needed as well (`confirm = "call"`).
+    pub call: bool,
 }
 
 fn activate(
@@ -387,6 +428,7 @@ fn activate(
     let Judge {
         confirm_timeout,
         watch,
+        call,
     } = judge;
     let from = state.current.clone();
     state.pending = Some(Pending {
@@ -396,6 +438,13 @@ fn activate(
     });
     state.save(paths)?;
     fail::fail_point!("release-journaled");
+    tell(
+        sup,
+        state,
+        "switching",
+        to,
+        &format!("switching to release {to}"),
+    );
     let changed = if wipe_data {
         // The apps stop (their files gone), their volumes are emptied, then the new release's
         // files come: every one of its apps starts afresh and must confirm.
@@ -425,30 +474,47 @@ fn activate(
     }
     state.save(paths)?;
     fail::fail_point!("release-confirming");
-    progress(format!(
+    let msg = format!(
         "switched to release {to}; waiting for {} to confirm",
         if changed.is_empty() {
             "no app (none changed)".to_owned()
         } else {
             changed.keys().cloned().collect::<Vec<_>>().join(", ")
         }
-    ));
+    );
+    tell(sup, state, "confirming", to, &msg);
+    progress(msg);
     let result = match sup.reload() {
-        Ok(()) => confirm(&changed, confirm_timeout, watch, sup, progress),
+        Ok(()) => confirm(
+            &changed,
+            confirm_timeout,
+            watch,
+            call.then_some(to),
+            sup,
+            progress,
+        ),
         Err(e) => Err(format!("the supervisor did not reload: {e}")),
     };
     match result {
         Ok(()) => {
             fail::fail_point!("release-confirmed");
-            state.previous = from;
-            state.current = Some(to.to_owned());
+            state.became_current(to, from);
             state.failed.retain(|f| f.version != to);
             state.pending = None;
             state.save(paths)?;
+            tell(
+                sup,
+                state,
+                "installed",
+                to,
+                &format!("release {to} is current"),
+            );
             Ok(Ok(changed.into_keys().collect()))
         }
         Err(reason) => {
-            progress(format!("release {to} failed: {reason}; rolling back"));
+            let msg = format!("release {to} failed: {reason}; rolling back");
+            tell(sup, state, "rolling-back", to, &msg);
+            progress(msg);
             let back = undo(paths, state, &reason)?;
             match sup.reload() {
                 Ok(()) => running_again(&back, confirm_timeout, sup, progress),
@@ -456,6 +522,7 @@ fn activate(
                     "the supervisor did not reload after the rollback: {e}"
                 )),
             }
+            tell(sup, state, "rolled-back", to, &reason);
             Ok(Err(reason))
         }
     }
@@ -696,6 +763,7 @@ fn confirm(
     apps: &BTreeMap<String, PathBuf>,
     timeout: Duration,
     watch: Duration,
+    call: Option<&str>,
     sup: &mut dyn Supervisor,
     progress: &mut dyn FnMut(String),
 ) -> std::result::Result<(), String> {
@@ -745,10 +813,23 @@ fn confirm(
         }
         std::thread::sleep(POLL);
     }
+    if let Some(version) = call {
+        progress(format!("waiting for a Confirm call for release {version}"));
+        sup.report(&[("message", "waiting for a Confirm call")]);
+        while sup.confirmed()? != version {
+            if Instant::now() >= deadline {
+                return Err(format!("no Confirm call within {}", humanize(timeout)));
+            }
+            std::thread::sleep(POLL);
+        }
+        progress(format!("release {version}: confirmed by a call"));
+    }
     if apps.is_empty() || watch.is_zero() {
         return Ok(());
     }
-    progress(format!("watching for {}", humanize(watch)));
+    let msg = format!("watching for {}", humanize(watch));
+    sup.report(&[("phase", "watching"), ("message", &msg)]);
+    progress(msg);
     let end = Instant::now() + watch;
     loop {
         for (name, first) in &confirmed {

@@ -1,4 +1,5 @@
-//! Garbage collection: the current and previous releases (and one under way) are kept, with
+//! Garbage collection: the current release and the ones before it, as many as `keep` says
+//! (default: current and previous), the factory release and one under way are kept, with
 //! the bundles their apps name, the layers those bundles stack and the blobs their images
 //! are made of; everything else goes: release directories, bundles (their roots unmounted),
 //! layers, blobs. Volumes stay: an app's data is only removed by `davit reset`.
@@ -28,11 +29,13 @@ pub struct Collected {
 
 /// The releases GC keeps.
 pub fn kept(state: &State) -> BTreeSet<String> {
-    let mut keep: BTreeSet<String> = [&state.current, &state.previous, &state.factory]
+    let n = state.keep.unwrap_or(super::state::DEFAULT_KEEP) as usize;
+    let history = [&state.current, &state.previous]
         .into_iter()
         .flatten()
-        .cloned()
-        .collect();
+        .chain(&state.older)
+        .take(n.max(1));
+    let mut keep: BTreeSet<String> = history.chain(&state.factory).cloned().collect();
     if let Some(p) = &state.pending {
         keep.insert(p.version.clone());
         keep.extend(p.from.clone());

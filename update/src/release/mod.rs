@@ -77,6 +77,9 @@ pub struct Release {
     pub confirm_timeout: Duration,
     /// After confirming, how long the apps must stay up before the release is kept.
     pub watch: Duration,
+    /// `confirm = "call"`: besides its apps' own confirmations, the release needs a
+    /// `Confirm` call on the supervisor (`davit release confirm`) within `confirm_timeout`.
+    pub confirm_by_call: bool,
     pub apps: Vec<ReleaseApp>,
 }
 
@@ -97,7 +100,7 @@ pub const LOCK_FILE: &str = "updates.lock";
 
 pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_WATCH: Duration = Duration::from_secs(30);
-const RELEASE_KEYS: &[&str] = &["version", "confirm_timeout", "watch"];
+const RELEASE_KEYS: &[&str] = &["version", "confirm_timeout", "watch", "confirm"];
 /// A release file or app file is a few hundred bytes.
 const MAX_FILE: u64 = 1 << 20;
 
@@ -141,6 +144,16 @@ impl Release {
         };
         let confirm_timeout = duration("confirm_timeout", DEFAULT_CONFIRM_TIMEOUT)?;
         let watch = duration("watch", DEFAULT_WATCH)?;
+        let confirm_by_call = match string("confirm")?.as_deref() {
+            None | Some("apps") => false,
+            Some("call") => true,
+            Some(other) => {
+                return Err(bad(format!(
+                    "confirm: {other:?}: expected \"apps\" (their readiness and health) or \"call\" \
+                     (a Confirm call as well)"
+                )));
+            }
+        };
 
         let apps_dir = dir.join("apps");
         let mut apps = Vec::new();
@@ -187,6 +200,7 @@ impl Release {
             version,
             confirm_timeout,
             watch,
+            confirm_by_call,
             apps,
         })
     }

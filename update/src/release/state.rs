@@ -25,7 +25,17 @@ pub struct State {
     /// `davit reset` restores.
     #[serde(default)]
     pub factory: Option<String>,
+    /// The releases current before `previous`, the latest first: kept while `keep` says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub older: Vec<String>,
+    /// How many releases GC keeps, the current one included (`--keep`; default 2: current
+    /// and previous). The factory release and an install under way are kept besides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u32>,
 }
+
+/// The default of `--keep`: the current release and the previous one.
+pub const DEFAULT_KEEP: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failed {
@@ -88,6 +98,23 @@ impl State {
         fail::fail_point!("release-state-save");
         runtime::write_atomic(&path, &bytes)
             .map_err(|e| Error::io("writing the release state", path, e))
+    }
+
+    /// `to` is current now, after `from`: `from` becomes the previous release and the one
+    /// before it joins the older ones (as many as GC keeps).
+    pub fn became_current(&mut self, to: &str, from: Option<String>) {
+        if let Some(p) = self
+            .previous
+            .take()
+            .filter(|p| p != to && Some(p) != from.as_ref())
+        {
+            self.older.insert(0, p);
+        }
+        self.older.retain(|v| v != to && Some(v) != from.as_ref());
+        let keep = self.keep.unwrap_or(DEFAULT_KEEP) as usize;
+        self.older.truncate(keep.saturating_sub(2));
+        self.previous = from;
+        self.current = Some(to.to_owned());
     }
 
     pub fn has_failed(&self, version: &str) -> Option<&Failed> {

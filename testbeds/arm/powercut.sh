@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Power cuts on the arm64 board during release installs (update/README.md, "Power cuts").
+# The board boots from an initramfs with a virtio disk (ext4) holding the supervisor's state
+# and config directories; each boot runs guest-powercut.sh, which checks what the last cut
+# left (nothing pending, every app running from the bundle of the release state.json calls
+# current, that release the one before the cut or the one being installed, `davit store
+# verify` clean), then installs the next release; the host SIGKILLs qemu at a random moment
+# within WINDOW seconds of the install's start (no shutdown: what the guest had not written
+# to its disk is lost). TRIALS cuts take TRIALS + 1 boots: the last one only checks.
+# Prints a line per trial and a table: where each cut fell in the install and which release
+# the board came back on. Exit 0 when every check passed.
+#   testbeds/arm/powercut.sh [TRIALS [WINDOW]]     (default 1000 trials, a 5 s window: an install takes about 3 s on the board)
+# run.sh runs 3 (DAVIT_POWERCUT_TRIALS). Releases: built here with umoci from the board's
+# busybox (images base, a, b, c: a, b and c each add a 256 KiB layer of their own).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../env.sh
+. "$here/../env.sh"
+trials=${1:-1000}
+window=${2:-5}
+cache="$DAVIT_CACHE/arm"
+work="$cache/powercut"
+say() { echo "powercut: $*"; }
+die() { say "$*"; exit 1; }
+command -v umoci >/dev/null || die "no umoci (testbeds/setup.sh installs it)"
+command -v mkfs.ext4 >/dev/null || die "no mkfs.ext4 (e2fsprogs)"
+"$here/build.sh" arm64 >/dev/null || die "cross build failed"
+"$here/kernel.sh" arm64 >/dev/null || die "kernel fetch failed"
+
+rm -rf "$work"
+mkdir -p "$work/payload"
+cp "$cache/payload/arm64/davit" "$work/payload/davit"
+L="$work/payload/images"
+image() {
+  umoci "$@" >/dev/null 2>"$work/umoci.err" || { cat "$work/umoci.err"; die "umoci $* failed"; }
+}
+image init --layout "$L"
+image new --image "$L:empty"
+image unpack --image "$L:empty" "$work/bundle"
+mkdir -p "$work/bundle/rootfs/bin" "$work/bundle/rootfs/data"
+cp "$cache/busybox/arm64/bin/busybox" "$work/bundle/rootfs/bin/busybox"
+ln -s busybox "$work/bundle/rootfs/bin/sh"
+image repack --image "$L:empty" "$work/bundle"
+image config --image "$L:empty" --tag base --architecture arm64 --os linux
+for tag in a b c; do
+  rm -rf "$work/bundle"
+  image unpack --image "$L:base" "$work/bundle"
+  head -c 262144 /dev/urandom >"$work/bundle/rootfs/blob"
+  image repack --image "$L:$tag-layer" "$work/bundle"
+  image config --image "$L:$tag-layer" --tag "$tag" --config.entrypoint sh \
+    --config.cmd -c --config.cmd "trap 'exit 0' TERM; echo $tag \$TRIAL >> /data/runs; sleep 2147483 & wait" \
+    --config.volume /data
+done
+rm -rf "$work/bundle"
+disk="$work/disk.img"
+truncate -s 256M "$disk"
+mkfs.ext4 -q -F -L davit "$disk" || die "mkfs.ext4 failed"
+
+export DAVIT_BOOT_DISK=$disk DAVIT_BOOT_NAME=arm64-powercut DAVIT_BOOT_TIMEOUT=300
+export DAVIT_BOOT_MODULES="overlay virtio_mmio virtio_blk ext4 crc32c_generic"
+declare -A ended=()
+phases=(preparing switching confirming watching finished)
+failed=0
+start=$SECONDS
+for ((t = 0; t <= trials; t++)); do
+  arm=$((t < trials ? 1 : 0))
+  echo "ARM=$arm" >"$work/powercut.env"
+  delay=$(awk -v w="$window" -v s="$RANDOM$t" 'BEGIN { srand(s); printf "%.2f", rand() * w }')
+  rc=0
+  DAVIT_BOOT_CUT="POWERCUT-ARMED $delay" "$here/boot.sh" arm64 v2 "$work/payload" \
+    "$here/guest-powercut.sh" "$here/guest-lib.sh" "$work/powercut.env" >"$work/boot.txt" 2>&1 ||
+    rc=$?
+  log=$(tr -d '\r' <"$cache/logs/boot-arm64-powercut-latest.log")
+  check=$(grep -a -o 'guest: check trial=.*' <<<"$log" | head -n 1)
+  if [[ $check != *" ok" ]]; then
+    grep -a -e '^guest: ' -e FAILED <<<"$log" | tail -n 40
+    tail -n 3 "$work/boot.txt"
+    say "boot $t: no passing check (boot.sh exit $rc); log: $(readlink -f "$cache/logs/boot-arm64-powercut-latest.log")"
+    failed=1
+    break
+  fi
+  if ((t > 0)); then
+    which=$(sed -E 's/.*\((old|new)\).*/\1/' <<<"$check")
+    ended[$phase.$which]=$((${ended[$phase.$which]:-0} + 1))
+    say "trial $t: cut ${lastdelay} s into the install, while $phase; back on the $which release: ${check#guest: }"
+  fi
+  ((arm)) || { [[ $rc == 0 ]] || { say "the last boot ended with boot.sh exit $rc"; failed=1; }; break; }
+  if [[ $rc != 4 ]]; then
+    tail -n 5 "$work/boot.txt"
+    say "boot $t: armed, but the power was not cut (boot.sh exit $rc)"
+    failed=1
+    break
+  fi
+  armed=$(sed -n '/POWERCUT-ARMED/,$p' <<<"$log")
+  if grep -aq '^guest: installed trial' <<<"$armed"; then phase=finished
+  elif grep -aq '^guest: install: watching for' <<<"$armed"; then phase=watching
+  elif grep -aq '^guest: install: switched to release' <<<"$armed"; then phase=confirming
+  elif grep -aq '^guest: install: stored ' <<<"$armed"; then phase=switching
+  else phase=preparing
+  fi
+  lastdelay=$delay
+done
+done_trials=0
+echo
+echo "| power cut while | trials | back on the old release | back on the new release |"
+echo "|---|---|---|---|"
+for p in "${phases[@]}"; do
+  o=${ended[$p.old]:-0} n=${ended[$p.new]:-0}
+  done_trials=$((done_trials + o + n))
+  echo "| $p | $((o + n)) | $o | $n |"
+done
+echo
+say "$done_trials of $trials trials checked in $((SECONDS - start)) s (window $window s): $( ((failed)) && echo "a check FAILED" || echo "every check passed")"
+((failed == 0))
