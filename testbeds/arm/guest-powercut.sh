@@ -12,7 +12,8 @@
 # one image, cycling through the tags a, b and c, so that with the current and the previous
 # release kept every install stores and unpacks a layer again.
 # Console lines for the host: "guest: check trial=N current=V (old|new)", "guest: install:
-# <progress>", "POWERCUT-ARMED trial=N", "guest: installed trial=N rc=R".
+# <progress>" (with busybox time -v's lines: wall time, peak RSS), "POWERCUT-ARMED trial=N",
+# "guest: installed trial=N in S s".
 # shellcheck source=guest-lib.sh
 . /guest-lib.sh
 . /powercut.env
@@ -40,7 +41,7 @@ release() {
 install() {
   _dir=$1
   shift
-  "$DAVIT" release install "$_dir" --state-dir "$S" --config-dir "$C" --socket "$W/sock" "$@" 2>&1 |
+  "$BUSYBOX" time -v "$DAVIT" release install "$_dir" --state-dir "$S" --config-dir "$C" --socket "$W/sock" "$@" 2>&1 |
     while IFS= read -r l; do say "install: $l"; done
 }
 

@@ -91,6 +91,10 @@ for ((t = 0; t <= trials; t++)); do
     failed=1
     break
   fi
+  # Installs that ran to the end (the first boot's, and those the cut came after): busybox
+  # time's wall clock and peak RSS of the installer.
+  sed -n -e 's/^guest: install: *Elapsed (wall clock) time (h:mm:ss or m:ss): \([0-9]*\)m \([0-9.]*\)s$/wall \1 \2/p' \
+    -e 's/^guest: install: *Maximum resident set size (kbytes): \([0-9]*\)$/rss \1/p' <<<"$log" >>"$work/installs"
   armed=$(sed -n '/POWERCUT-ARMED/,$p' <<<"$log")
   if grep -aq '^guest: installed trial' <<<"$armed"; then phase=finished
   elif grep -aq '^guest: install: watching for' <<<"$armed"; then phase=watching
@@ -109,6 +113,12 @@ for p in "${phases[@]}"; do
   done_trials=$((done_trials + o + n))
   echo "| $p | $((o + n)) | $o | $n |"
 done
+walls=$(awk '$1 == "wall" { printf "%.2f\n", $2 * 60 + $3 }' "$work/installs" 2>/dev/null | sort -n)
+if [[ -n $walls ]]; then
+  n=$(wc -l <<<"$walls")
+  rss=$(awk '$1 == "rss" && $2 > m { m = $2 } END { print m + 0 }' "$work/installs")
+  say "$n installs ran to the end on the board: wall time median $(sed -n "$(((n + 1) / 2))p" <<<"$walls") s, installer peak RSS $rss KiB (busybox time -v)"
+fi
 echo
 say "$done_trials of $trials trials checked in $((SECONDS - start)) s (window $window s): $( ((failed)) && echo "a check FAILED" || echo "every check passed")"
 ((failed == 0))

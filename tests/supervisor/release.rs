@@ -900,7 +900,8 @@ mod power_cuts {
     use super::*;
 
     /// Two apps, `a` and `b`, alternating between image sets X and Y, so that every release
-    /// changes both; `b-bad` exits at once.
+    /// changes both; `b-bad` exits at once. `a` is kill-then-download (stopped before the
+    /// release is stored), `b` download-then-kill.
     struct Trials {
         b: Board,
         apps: [String; 2],
@@ -930,7 +931,10 @@ mod power_cuts {
                 &format!("t{}-{a_set}{b_set}", self.seq),
                 "confirm_timeout = \"30s\"\nwatch = \"0s\"\n",
                 &[
-                    (a.as_str(), &format!("image = \"a-{a_set}\"\n")),
+                    (
+                        a.as_str(),
+                        &format!("image = \"a-{a_set}\"\n{KILL_THEN_DOWNLOAD}"),
+                    ),
                     (
                         bb.as_str(),
                         &format!("image = \"b-{b_set}\"\nrestart = \"on-failure\"\n"),
@@ -1012,6 +1016,7 @@ mod power_cuts {
         // whether the stop comes after the install was journaled: then the release is
         // recorded as failed unless it became current)
         let points = [
+            ("release-killing", "panic", false, true),
             ("release-bundle-written", "panic", false, false),
             ("release-written", "panic", false, false),
             ("release-state-save", "panic", false, false),
@@ -1141,6 +1146,71 @@ mod power_cuts {
             "no trial killed an install: the trials proved nothing"
         );
     }
+}
+
+const KILL_THEN_DOWNLOAD: &str =
+    "labels = { \"io.davit.update.strategy\" = \"kill-then-download\" }\n";
+
+/// `kill-then-download`: the app stops before its new image is stored. Seen through a
+/// prepare that fails at the free-space watermark, before storing anything: the old version
+/// was stopped and runs again (a new process), while a download-then-kill app beside it is
+/// untouched (same process); the release is not marked failed, and installs next time.
+#[test]
+fn a_kill_then_download_app_stops_before_its_image_is_stored() {
+    let b = Board::new();
+    let kill = unique("kweb");
+    let keep = unique("kkeep");
+    b.steady_image("kweb-1");
+    b.steady_image("kweb-2");
+    let app = |tag: &str, extra: &str| format!("image = \"{tag}\"\n{extra}");
+    let r1 = b.release(
+        "1",
+        "watch = \"0s\"\n",
+        &[
+            (kill.as_str(), &app("kweb-1", KILL_THEN_DOWNLOAD)),
+            (keep.as_str(), &app("kweb-1", "")),
+        ],
+    );
+    let r2 = b.release(
+        "2",
+        "watch = \"0s\"\n",
+        &[
+            (kill.as_str(), &app("kweb-2", KILL_THEN_DOWNLOAD)),
+            (keep.as_str(), &app("kweb-2", "")),
+        ],
+    );
+    b.install_ok(&r1);
+    let k1 = num(&b.wait_runs(&kill, &["kweb-1"]), "pid");
+    let p1 = num(&b.wait_runs(&keep, &["kweb-1"]), "pid");
+
+    let out = b.run(&["install", r2.to_str().unwrap(), "--min-free", "100000g"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "stopped {kill} before storing anything (kill-then-download)"
+        )) && text.contains("the apps it stopped run again"),
+        "{text}"
+    );
+    let s = b.wait_runs(&kill, &["kweb-1", "kweb-1"]);
+    assert_ne!(num(&s, "pid"), k1, "{s}");
+    assert_eq!(
+        num(&b.d.status(&keep), "pid"),
+        p1,
+        "the other app was touched"
+    );
+    let state = b.state();
+    assert_eq!(state["current"], "1", "{state}");
+    assert_eq!(state["pending"], Value::Null, "{state}");
+    assert_eq!(state["failed"], serde_json::json!([]), "{state}");
+
+    let out = b.install_ok(&r2);
+    assert!(
+        out.contains(&format!("stopped {kill} before storing")),
+        "{out}"
+    );
+    b.wait_runs(&kill, &["kweb-1", "kweb-1", "kweb-2"]);
+    b.wait_runs(&keep, &["kweb-1", "kweb-2"]);
 }
 
 /// The Release properties over D-Bus: `busctl get-property` of one.

@@ -13,7 +13,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::{
     App, AppFileError, Backoff, Condition, CrashLoop, Dependency, HealthTest, Healthcheck, Logs,
-    PidsLimit, Problem, Restart, Signal, check_name, parse_duration, parse_size,
+    PidsLimit, Problem, Restart, Signal, UPDATE_STRATEGY_LABEL, check_name, parse_duration,
+    parse_size,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -28,6 +29,7 @@ const TOP_KEYS: &[&str] = &[
     "stop_grace_period",
     "healthcheck",
     "environment",
+    "labels",
     "mem_limit",
     "pids_limit",
     "cpus",
@@ -471,6 +473,7 @@ impl Reader<'_> {
             environment: self
                 .field(&top, "environment", Self::environment)
                 .unwrap_or_default(),
+            labels: self.field(&top, "labels", Self::labels).unwrap_or_default(),
             mem_limit: self.field(&top, "mem_limit", Self::size),
             pids_limit: self
                 .field(&top, "pids_limit", Self::pids_limit)
@@ -665,6 +668,35 @@ impl Reader<'_> {
     }
 
     fn environment(&mut self, key: &str, v: &Value<'_>) -> Option<BTreeMap<String, String>> {
+        self.pairs(key, v, |name, value| {
+            env_problem(name, value).map(str::to_owned)
+        })
+    }
+
+    /// compose's `labels`; davit reads one of them, [`UPDATE_STRATEGY_LABEL`].
+    fn labels(&mut self, key: &str, v: &Value<'_>) -> Option<BTreeMap<String, String>> {
+        self.pairs(key, v, |name, value| {
+            if name != UPDATE_STRATEGY_LABEL {
+                return None;
+            }
+            match value {
+                "download-then-kill" | "kill-then-download" => None,
+                "hand-over" => Some(
+                    "hand-over is not supported yet (use download-then-kill or kill-then-download)"
+                        .into(),
+                ),
+                _ => Some("expected download-then-kill or kill-then-download".into()),
+            }
+        })
+    }
+
+    /// A table of NAME = "value", or compose's list of "NAME=VALUE"; `problem` judges each.
+    fn pairs(
+        &mut self,
+        key: &str,
+        v: &Value<'_>,
+        problem: impl Fn(&str, &str) -> Option<String>,
+    ) -> Option<BTreeMap<String, String>> {
         let mut env = BTreeMap::new();
         match v.get_ref() {
             DeValue::Table(entries) => {
@@ -673,7 +705,7 @@ impl Reader<'_> {
                     let Some(value_str) = self.string(&item_key, value) else {
                         continue;
                     };
-                    if let Some(reason) = env_problem(name.get_ref(), value_str) {
+                    if let Some(reason) = problem(name.get_ref(), value_str) {
                         self.bad_value(&item_key, value, reason);
                         continue;
                     }
@@ -692,7 +724,7 @@ impl Reader<'_> {
                         self.bad_value(&item_key, item, "expected KEY=VALUE");
                         continue;
                     };
-                    if let Some(reason) = env_problem(name, value) {
+                    if let Some(reason) = problem(name, value) {
                         self.bad_value(&item_key, item, reason);
                     } else if env.insert(name.to_owned(), value.to_owned()).is_some() {
                         self.bad_value(&item_key, item, format!("{name} is set twice"));

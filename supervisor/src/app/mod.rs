@@ -40,6 +40,8 @@ pub struct App {
     /// `None` when there is none, `disable = true` or `test = ["NONE"]`.
     pub healthcheck: Option<Healthcheck>,
     pub environment: BTreeMap<String, String>,
+    /// compose's `labels`: davit reads [`UPDATE_STRATEGY_LABEL`].
+    pub labels: BTreeMap<String, String>,
     /// Bytes; `None` keeps the bundle's own limit.
     pub mem_limit: Option<u64>,
     pub pids_limit: PidsLimit,
@@ -56,8 +58,29 @@ pub struct App {
     pub logs: Logs,
 }
 
+/// The label that says how a release replaces the app (balena's `io.balena.update.strategy`).
+pub const UPDATE_STRATEGY_LABEL: &str = "io.davit.update.strategy";
+
+/// How a release replaces a running app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateStrategy {
+    /// The new image is stored and unpacked while the old version runs; then it is stopped.
+    #[default]
+    DownloadThenKill,
+    /// The old version stops first, leaving its memory to the download and unpack (boards
+    /// short of RAM); if the release fails before it switches, the old version starts again.
+    KillThenDownload,
+}
+
 impl App {
     pub const DEFAULT_STOP_GRACE_PERIOD: Duration = Duration::from_secs(10);
+
+    pub fn update_strategy(&self) -> UpdateStrategy {
+        match self.labels.get(UPDATE_STRATEGY_LABEL).map(String::as_str) {
+            Some("kill-then-download") => UpdateStrategy::KillThenDownload,
+            _ => UpdateStrategy::DownloadThenKill,
+        }
+    }
     pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(90);
 
     /// Parses the text of an app file. `file` names it in errors, gives the app its name

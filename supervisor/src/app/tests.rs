@@ -56,6 +56,7 @@ fn minimal_file_gets_compose_defaults() {
             stop_grace_period: secs(10),
             healthcheck: None,
             environment: BTreeMap::new(),
+            labels: BTreeMap::new(),
             mem_limit: None,
             pids_limit: PidsLimit::Unlimited,
             cpus: None,
@@ -601,4 +602,28 @@ fn a_release_s_app_file_names_its_image_instead_of_a_bundle() {
     let app = ok("bundle = \"/srv/web\"\nimage = \"web:2\"\n");
     assert_eq!(app.image.as_deref(), Some("web:2"));
     assert!(error("image = \"\"\nbundle = \"/b\"\n").contains("image: \"\": empty"));
+}
+
+#[test]
+fn labels_and_the_update_strategy() {
+    let path = Path::new("/etc/davit/apps/web.toml");
+    let app = App::parse(
+        path,
+        "bundle = \"b\"\nlabels = [\"a=1\", \"io.davit.update.strategy=kill-then-download\"]\n",
+    )
+    .unwrap();
+    assert_eq!(app.labels["a"], "1");
+    assert_eq!(app.update_strategy(), UpdateStrategy::KillThenDownload);
+    let app = App::parse(path, "bundle = \"b\"\n[labels]\nx = \"y\"\n").unwrap();
+    assert_eq!(app.update_strategy(), UpdateStrategy::DownloadThenKill);
+    assert_eq!(
+        error("bundle = \"b\"\nlabels = { \"io.davit.update.strategy\" = \"hand-over\" }\n"),
+        "/etc/davit/apps/web.toml:2: labels.io.davit.update.strategy: \"hand-over\": hand-over \
+         is not supported yet (use download-then-kill or kill-then-download)"
+    );
+    assert_eq!(
+        error("bundle = \"b\"\nlabels = [\"io.davit.update.strategy=fast\"]\n"),
+        "/etc/davit/apps/web.toml:2: labels[0]: \"io.davit.update.strategy=fast\": expected \
+         download-then-kill or kill-then-download"
+    );
 }

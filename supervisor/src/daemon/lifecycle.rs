@@ -520,13 +520,14 @@ impl AppTask {
                             return Next::Idle;
                         }
                         Command::Shutdown(reply) => {
+                            self.stopping_on_purpose();
                             let end = self.stop_container(&app, &exit, frozen).await;
                             self.stopped(end);
                             let _ = reply.send(Ok(()));
                             return Next::Exit;
                         }
                         Command::Restart(reply) => {
-                            self.stopping_to_restart();
+                            self.stopping_on_purpose();
                             let end = self.stop_container(&app, &exit, frozen).await;
                             self.stopped(end);
                             self.user_started();
@@ -578,7 +579,7 @@ impl AppTask {
                                 continue;
                             }
                             tracing::info!("{}: app file changed: restarting it", self.name);
-                            self.stopping_to_restart();
+                            self.stopping_on_purpose();
                             let end = self.stop_container(&app, &exit, frozen).await;
                             self.stopped(end);
                             self.take_file(new);
@@ -654,11 +655,12 @@ impl AppTask {
     }
 
     /// A run stopped on purpose: recorded, not a failure.
-    /// Before the daemon stops a container to start the app again: its init is no longer
-    /// one to adopt. A daemon killed from here until the new init is recorded leaves a
-    /// container the next one deletes, and an app it starts afresh, instead of an app whose
-    /// end counts as a failure (and, with `restart = "no"`, stays down).
-    fn stopping_to_restart(&mut self) {
+    /// Before the daemon stops a container to start the app again, or for good (its file
+    /// removed: a kill-then-download release stops it so): its init is no longer one to
+    /// adopt. A daemon killed from here until the new init is recorded leaves a container
+    /// the next one deletes, and an app it starts afresh, instead of an app whose end counts
+    /// as a failure (and, with `restart = "no"`, stays down). Found by the release kill trials.
+    fn stopping_on_purpose(&mut self) {
         self.record.process = None;
         self.save();
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
-use supervisor::app::App;
+use supervisor::app::{App, UpdateStrategy};
 
 use super::prepare::{Prepared, prepare};
 use super::state::{Failed, Pending, Phase, State, mkdir};
@@ -160,12 +160,22 @@ pub fn install(
     let msg = format!("preparing release {version}");
     tell(sup, &state, "preparing", &version, &msg);
     progress(msg);
-    let store = Store::open(&paths.store())?;
-    let prepared = prepare(paths, &store, &release, &opts.policy, opts.min_free);
-    drop(store);
+    let prepared = kill_first(paths, &mut state, &release, opts, sup, progress)
+        .and_then(|_| prepare_and_mount(paths, &release, opts, progress));
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
+            // Nothing switched: apps stopped for the download (kill-then-download) run again,
+            // and the release is not marked failed (a failed prepare may be retried as is).
+            if undo_pending(paths)?.is_some() {
+                let mut s = State::load(paths)?;
+                s.failed.retain(|f| f.version != version);
+                s.save(paths)?;
+                progress(format!(
+                    "release {version} stopped before switching: the apps it stopped run again"
+                ));
+                sup.reload().map_err(supervisor_error)?;
+            }
             // What it stored before failing (a full disk, a bad blob) is of no use now.
             collect_garbage(paths, progress);
             return Err(e);
@@ -175,13 +185,7 @@ pub fn install(
         "stored {} blobs, unpacked {} layers ({} already present)",
         prepared.blobs_stored, prepared.layers_unpacked, prepared.layers_present
     ));
-    for bundle in prepared.bundles.values() {
-        rootfs::mount_rootfs(bundle)?;
-    }
     let from = state.current.clone();
-    if !opts.force {
-        wait_for_locks(paths, &release, from.as_deref(), opts.lock_wait, progress)?;
-    }
     if opts.factory {
         state.factory = Some(version.clone());
     }
@@ -528,6 +532,107 @@ fn activate(
     }
 }
 
+/// Stores the release's images, writes its bundles and mounts their roots; then waits for
+/// the apps it changes to let go of their update lock.
+fn prepare_and_mount(
+    paths: &Paths,
+    release: &Release,
+    opts: &InstallOptions,
+    progress: &mut dyn FnMut(String),
+) -> Result<Prepared> {
+    let store = Store::open(&paths.store())?;
+    let prepared = prepare(paths, &store, release, &opts.policy, opts.min_free)?;
+    drop(store);
+    for bundle in prepared.bundles.values() {
+        rootfs::mount_rootfs(bundle)?;
+    }
+    if !opts.force {
+        let state = State::load(paths)?;
+        let old = match &state.current {
+            Some(v) => installed_apps(paths, v)?,
+            None => BTreeMap::new(),
+        };
+        let changed: Vec<String> = installed_apps(paths, &release.version)?
+            .into_iter()
+            .filter(|(name, text)| {
+                let file = paths.config_dir.join(format!("{name}.toml"));
+                old.get(name)
+                    .is_some_and(|t| App::parse(&file, t).ok() != App::parse(&file, text).ok())
+            })
+            .map(|(name, _)| name)
+            .collect();
+        wait_for_locks(paths, &changed, opts.lock_wait, progress)?;
+    }
+    Ok(prepared)
+}
+
+/// `kill-then-download` (the app label `io.davit.update.strategy`): the apps that ask for it
+/// and whose settings (image ref included) the release changes stop before anything is stored, leaving their
+/// memory to the download and unpack. It is journaled as the start of the switch (their files
+/// leave the config directory), so a failure or a cut before the switch brings them back.
+/// Returns their names.
+fn kill_first(
+    paths: &Paths,
+    state: &mut State,
+    release: &Release,
+    opts: &InstallOptions,
+    sup: &mut dyn Supervisor,
+    progress: &mut dyn FnMut(String),
+) -> Result<Vec<String>> {
+    let current = match &state.current {
+        Some(v) => installed_apps(paths, v)?,
+        None => return Ok(vec![]),
+    };
+    let names: Vec<String> = release
+        .apps
+        .iter()
+        .filter(|a| a.app.update_strategy() == UpdateStrategy::KillThenDownload)
+        .filter(|a| {
+            // Its settings as the release has them (no bundle yet) against the current ones.
+            current.get(&a.name).is_some_and(|t| {
+                match App::parse(&paths.config_dir.join(format!("{}.toml", a.name)), t) {
+                    Ok(mut old) => {
+                        old.bundle.clone_from(&a.app.bundle);
+                        old.file.clone_from(&a.app.file);
+                        old != a.app
+                    }
+                    Err(_) => true,
+                }
+            })
+        })
+        .map(|a| a.name.clone())
+        .collect();
+    if names.is_empty() {
+        return Ok(names);
+    }
+    if !opts.force {
+        wait_for_locks(paths, &names, opts.lock_wait, progress)?;
+    }
+    state.pending = Some(Pending {
+        version: release.version.clone(),
+        from: state.current.clone(),
+        phase: Phase::Switching,
+    });
+    state.save(paths)?;
+    fail::fail_point!("release-killing");
+    for name in &names {
+        let file = paths.config_dir.join(format!("{name}.toml"));
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing the app file", &file, e)),
+        }
+    }
+    sync_dir(&paths.config_dir)?;
+    sup.reload().map_err(supervisor_error)?;
+    gone(&names, release.confirm_timeout, sup, progress)?;
+    progress(format!(
+        "stopped {} before storing anything (kill-then-download)",
+        names.join(", ")
+    ));
+    Ok(names)
+}
+
 /// Empties each named volume of an app, keeping the volume itself (its bundle mounts it).
 fn empty_volumes(dir: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -545,27 +650,16 @@ fn empty_volumes(dir: &Path) -> Result<()> {
 /// release stays prepared: installing it again later finds everything in place.
 fn wait_for_locks(
     paths: &Paths,
-    release: &Release,
-    from: Option<&str>,
+    apps: &[String],
     wait: Duration,
     progress: &mut dyn FnMut(String),
 ) -> Result<()> {
-    let old = match from {
-        Some(v) => installed_apps(paths, v)?,
-        None => BTreeMap::new(),
-    };
-    let new = installed_apps(paths, &release.version)?;
     let deadline = Instant::now() + wait;
     let mut said = false;
     loop {
-        let held: Vec<String> = new
+        let held: Vec<String> = apps
             .iter()
-            .filter(|(name, text)| {
-                let file = paths.config_dir.join(format!("{name}.toml"));
-                old.get(*name)
-                    .is_some_and(|t| App::parse(&file, t).ok() != App::parse(&file, text).ok())
-            })
-            .map(|(name, _)| paths.locks(name).join(super::LOCK_FILE))
+            .map(|name| paths.locks(name).join(super::LOCK_FILE))
             .filter(|lock| lock.exists())
             .map(|lock| lock.display().to_string())
             .collect();
@@ -628,7 +722,14 @@ fn undo(paths: &Paths, state: &mut State, reason: &str) -> Result<BTreeMap<Strin
     let p = p.clone();
     state.save(paths)?;
     fail::fail_point!("release-rolling-back");
-    let back = switch(paths, Some(&p.version), p.from.as_deref())?;
+    // A release cut before it was written (kill-then-download stops apps first) switched
+    // nothing in: only the old files come back.
+    let written = paths.release(&p.version).is_dir();
+    let back = switch(
+        paths,
+        written.then_some(p.version.as_str()),
+        p.from.as_deref(),
+    )?;
     fail::fail_point!("release-switched-back");
     state.failed.retain(|f| f.version != p.version);
     state.failed.push(Failed {
