@@ -17,7 +17,11 @@ davit=${BENCH_DAVIT:-$DAVIT_BIN}
 runs=${BENCH_INSTALL_RUNS:-10}
 # Lower case: podman names an image pulled from an OCI layout after its path.
 work=/tmp/davit-bench-install
-findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l
+# What a run left mounted under DIR (none is no error: grep's status 1 would stop set -e).
+unmount_under() {
+  findmnt -rn -o TARGET | { grep "^$1/" || true; } | sort -r | xargs -r -n1 umount -l
+}
+unmount_under "$work"
 rm -rf "$work" && mkdir -p "$work"
 sup=
 cleanup() {
@@ -25,9 +29,9 @@ cleanup() {
   for c in $("$davit" --root "$work/root" list -q 2>/dev/null); do
     "$davit" --root "$work/root" delete --force "$c" >/dev/null 2>&1 || true
   done
-  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l
+  unmount_under "$work"
   podman --root "$work/podman" --runroot "$work/podman-run" rmi -a -f >/dev/null 2>&1 || true
-  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l
+  unmount_under "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
