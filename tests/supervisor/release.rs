@@ -182,6 +182,11 @@ impl Board {
         );
     }
 
+    /// A release of one app on `image`.
+    fn release_of(&self, version: &str, extra: &str, app: &str, image: &str) -> PathBuf {
+        self.release(version, extra, &[(app, &format!("image = \"{image}\"\n"))])
+    }
+
     /// A release directory: release.toml (`version` and `extra`), one app file per
     /// `(name, text)`, and the images.
     fn release(&self, version: &str, extra: &str, apps: &[(&str, &str)]) -> PathBuf {
@@ -641,11 +646,7 @@ fn collection_keeps_the_current_and_previous_releases_or_as_many_as_asked() {
     // `--keep 3`: from now on the release before the previous one stays too.
     b.layered_image("base", "web-4-files", 256 << 10);
     b.image_from("web-4-files", "web-4");
-    let r4 = b.release(
-        "4",
-        "watch = \"0s\"\n",
-        &[(web.as_str(), "image = \"web-4\"\n")],
-    );
+    let r4 = b.release_of("4", "watch = \"0s\"\n", &web, "web-4");
     let out = b.run(&["install", r4.to_str().unwrap(), "--keep", "3"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let kept = || -> Vec<String> {
@@ -1213,6 +1214,23 @@ fn a_kill_then_download_app_stops_before_its_image_is_stored() {
     b.wait_runs(&keep, &["kweb-1", "kweb-2"]);
 }
 
+/// `Install(path, flags)` on the daemon's bus, with busctl.
+fn install_over_bus(b: &Board, path: &str, flags: &[&str]) -> Output {
+    let n = flags.len().to_string();
+    let mut args = vec![
+        "call",
+        "org.davit.Supervisor1",
+        "/org/davit/Supervisor1",
+        "org.davit.Supervisor1.Release",
+        "Install",
+        "sas",
+        path,
+        &n,
+    ];
+    args.extend_from_slice(flags);
+    b.d.busctl(&args)
+}
+
 /// The Release properties over D-Bus: `busctl get-property` of one.
 fn release_property(b: &Board, prop: &str) -> String {
     let v = b.d.busctl_json(&[
@@ -1262,16 +1280,8 @@ fn a_release_installed_over_d_bus_shows_each_phase() {
     let web = unique("dweb");
     b.steady_image("dweb-1");
     b.image("dweb-bad", "exit 7");
-    let r1 = b.release(
-        "1",
-        "watch = \"1s\"\n",
-        &[(web.as_str(), "image = \"dweb-1\"\n")],
-    );
-    let r2 = b.release(
-        "2",
-        "watch = \"1s\"\n",
-        &[(web.as_str(), "image = \"dweb-bad\"\n")],
-    );
+    let r1 = b.release_of("1", "watch = \"1s\"\n", &web, "dweb-1");
+    let r2 = b.release_of("2", "watch = \"1s\"\n", &web, "dweb-bad");
     let r1s = r1.to_str().unwrap();
 
     let denied = b.d.dbus_send_as_nobody(&[
@@ -1285,17 +1295,7 @@ fn a_release_installed_over_d_bus_shows_each_phase() {
         stderr(&denied).contains("AccessDenied") && stderr(&denied).contains("only root"),
         "{denied:?}"
     );
-    let bad = b.d.busctl(&[
-        "call",
-        "org.davit.Supervisor1",
-        "/org/davit/Supervisor1",
-        "org.davit.Supervisor1.Release",
-        "Install",
-        "sas",
-        r1s,
-        "1",
-        "yes",
-    ]);
+    let bad = install_over_bus(&b, r1s, &["yes"]);
     assert!(
         !bad.status.success() && stderr(&bad).contains("\"yes\" is not an install flag"),
         "{bad:?}"
@@ -1303,16 +1303,7 @@ fn a_release_installed_over_d_bus_shows_each_phase() {
     assert_eq!(release_property(&b, "Phase"), "", "nothing installed yet");
 
     let m = b.d.monitor();
-    let out = b.d.busctl(&[
-        "call",
-        "org.davit.Supervisor1",
-        "/org/davit/Supervisor1",
-        "org.davit.Supervisor1.Release",
-        "Install",
-        "sas",
-        r1s,
-        "0",
-    ]);
+    let out = install_over_bus(&b, r1s, &[]);
     assert!(out.status.success(), "Install: {}", stderr(&out));
     assert_eq!(
         wait_phase(&b, &["installed", "rolled-back", "failed"], INSTALL_SECS),
@@ -1340,16 +1331,7 @@ fn a_release_installed_over_d_bus_shows_each_phase() {
     );
 
     let m = b.d.monitor();
-    let out = b.d.busctl(&[
-        "call",
-        "org.davit.Supervisor1",
-        "/org/davit/Supervisor1",
-        "org.davit.Supervisor1.Release",
-        "Install",
-        "sas",
-        r2.to_str().unwrap(),
-        "0",
-    ]);
+    let out = install_over_bus(&b, r2.to_str().unwrap(), &[]);
     assert!(out.status.success(), "Install: {}", stderr(&out));
     assert_eq!(
         wait_phase(&b, &["installed", "rolled-back", "failed"], INSTALL_SECS),
@@ -1375,16 +1357,7 @@ fn a_release_installed_over_d_bus_shows_each_phase() {
     );
 
     // Refused before it prepares anything (failed before, no --retry): "failed", and why.
-    let out = b.d.busctl(&[
-        "call",
-        "org.davit.Supervisor1",
-        "/org/davit/Supervisor1",
-        "org.davit.Supervisor1.Release",
-        "Install",
-        "sas",
-        r2.to_str().unwrap(),
-        "0",
-    ]);
+    let out = install_over_bus(&b, r2.to_str().unwrap(), &[]);
     assert!(out.status.success(), "Install: {}", stderr(&out));
     assert_eq!(wait_phase(&b, &["failed"], INSTALL_SECS), "failed");
     let msg = release_property(&b, "Message");
@@ -1400,17 +1373,19 @@ fn a_release_that_asks_for_a_confirm_call_waits_for_it() {
     b.steady_image("cweb-1");
     b.steady_image("cweb-2");
     b.steady_image("cweb-3");
-    let app = |tag: &str| format!("image = \"{tag}\"\n");
-    let r1 = b.release("1", "", &[(web.as_str(), &app("cweb-1"))]);
-    let r2 = b.release(
+    let r1 = b.release_of("1", "", &web, "cweb-1");
+    let call = "confirm = \"call\"\n";
+    let r2 = b.release_of(
         "2",
-        "confirm = \"call\"\nconfirm_timeout = \"60s\"\nwatch = \"1s\"\n",
-        &[(web.as_str(), &app("cweb-2"))],
+        &format!("{call}confirm_timeout = \"60s\"\nwatch = \"1s\"\n"),
+        &web,
+        "cweb-2",
     );
-    let r3 = b.release(
+    let r3 = b.release_of(
         "3",
-        "confirm = \"call\"\nconfirm_timeout = \"2s\"\n",
-        &[(web.as_str(), &app("cweb-3"))],
+        &format!("{call}confirm_timeout = \"2s\"\n"),
+        &web,
+        "cweb-3",
     );
     b.install_ok(&r1);
 

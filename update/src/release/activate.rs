@@ -615,15 +615,7 @@ fn kill_first(
     });
     state.save(paths)?;
     fail::fail_point!("release-killing");
-    for name in &names {
-        let file = paths.config_dir.join(format!("{name}.toml"));
-        match std::fs::remove_file(&file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("removing the app file", &file, e)),
-        }
-    }
-    sync_dir(&paths.config_dir)?;
+    remove_app_files(paths, &names)?;
     sup.reload().map_err(supervisor_error)?;
     gone(&names, release.confirm_timeout, sup, progress)?;
     progress(format!(
@@ -809,16 +801,23 @@ fn switch(
             .map_err(|e| Error::io("writing the app file", &file, e))?;
         fail::fail_point!("release-app-file-written");
     }
-    for name in old.keys().filter(|n| !new.contains_key(*n)) {
-        let file = paths.config_dir.join(format!("{name}.toml"));
+    let gone: Vec<&String> = old.keys().filter(|n| !new.contains_key(*n)).collect();
+    remove_app_files(paths, &gone)?;
+    Ok(changed)
+}
+
+/// Removes apps' files from the config directory, durably (the supervisor stops them at its
+/// next reload).
+fn remove_app_files(paths: &Paths, names: &[impl AsRef<str>]) -> Result<()> {
+    for name in names {
+        let file = paths.config_dir.join(format!("{}.toml", name.as_ref()));
         match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("removing the app file", &file, e)),
         }
     }
-    sync_dir(&paths.config_dir)?;
-    Ok(changed)
+    sync_dir(&paths.config_dir)
 }
 
 /// An app file in the config directory that no release installed is the user's: a release
