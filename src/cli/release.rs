@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use supervisor::api::client::{Client, ClientError, Target};
-use update::release::activate::{self, AppView, InstallOptions, Outcome, Supervisor};
+use supervisor::api::client::{AppInfo, Client, ClientError, Target};
+use update::release::activate::{self, InstallOptions, Outcome, Supervisor};
 use update::release::state::State;
 use update::release::{self as rel, Paths};
 
@@ -325,17 +325,9 @@ impl Supervisor for Api {
             .map_err(|e| e.to_string())
     }
 
-    fn status(&mut self, app: &str) -> Result<Option<AppView>, String> {
+    fn status(&mut self, app: &str) -> Result<Option<AppInfo>, String> {
         match self.rt.block_on(self.client.status(app)) {
-            Ok(s) => Ok(Some(AppView {
-                state: s.state,
-                health: s.health,
-                pid: s.pid,
-                restarts: s.restarts,
-                last_exit: s.last_exit,
-                reason: s.reason,
-                bundle: s.bundle.unwrap_or_default(),
-            })),
+            Ok(s) => Ok(Some(s)),
             Err(ClientError::Refused { name, .. }) if name.ends_with("UnknownObject") => Ok(None),
             Err(e) => Err(e.to_string()),
         }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
+use supervisor::api::client::AppInfo;
 use supervisor::app::{App, UpdateStrategy};
 
 use super::prepare::{Prepared, prepare};
@@ -25,7 +26,7 @@ use crate::store::{Store, sync_dir};
 pub trait Supervisor {
     fn reload(&mut self) -> std::result::Result<(), String>;
     /// `None` while the supervisor does not know the app.
-    fn status(&mut self, app: &str) -> std::result::Result<Option<AppView>, String>;
+    fn status(&mut self, app: &str) -> std::result::Result<Option<AppInfo>, String>;
     /// Where the release stands, for the supervisor's Release properties: `(key, value)` of
     /// `supervisor::daemon::release::KEYS`. Best effort: an install does not fail for it.
     fn report(&mut self, fields: &[(&str, &str)]);
@@ -43,18 +44,6 @@ fn tell(sup: &mut dyn Supervisor, state: &State, phase: &str, to: &str, message:
         ("previous", state.previous.as_deref().unwrap_or("")),
         ("factory", state.factory.as_deref().unwrap_or("")),
     ]);
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AppView {
-    pub state: String,
-    pub health: String,
-    pub pid: u32,
-    pub restarts: u32,
-    pub last_exit: String,
-    pub reason: String,
-    /// The bundle of its latest run.
-    pub bundle: String,
 }
 
 #[derive(Debug)]
@@ -746,7 +735,10 @@ fn running_again(
     let mut left: BTreeMap<&String, &PathBuf> = apps.iter().collect();
     while !left.is_empty() {
         left.retain(|name, bundle| match sup.status(name) {
-            Ok(Some(v)) if v.state == "running" && Path::new(&v.bundle) == bundle.as_path() => {
+            Ok(Some(v))
+                if v.state == "running"
+                    && v.bundle.as_deref().map(Path::new) == Some(bundle.as_path()) =>
+            {
                 progress(format!(
                     "{name}: running its previous version again (pid {})",
                     v.pid
@@ -868,15 +860,15 @@ fn confirm(
     progress: &mut dyn FnMut(String),
 ) -> std::result::Result<(), String> {
     let deadline = Instant::now() + timeout;
-    let mut confirmed: BTreeMap<&str, AppView> = BTreeMap::new();
-    let mut last: BTreeMap<&str, AppView> = BTreeMap::new();
+    let mut confirmed: BTreeMap<&str, AppInfo> = BTreeMap::new();
+    let mut last: BTreeMap<&str, AppInfo> = BTreeMap::new();
     while confirmed.len() < apps.len() {
         for (name, bundle) in apps {
             if confirmed.contains_key(name.as_str()) {
                 continue;
             }
             let Some(v) = sup.status(name)? else { continue };
-            let ours = Path::new(&v.bundle) == bundle.as_path();
+            let ours = v.bundle.as_deref().map(Path::new) == Some(bundle.as_path());
             if ours {
                 match v.state.as_str() {
                     "running" if v.health.is_empty() || v.health == "healthy" => {
@@ -952,7 +944,7 @@ fn confirm(
     }
 }
 
-fn ended(name: &str, v: &AppView) -> String {
+fn ended(name: &str, v: &AppInfo) -> String {
     let mut s = format!("{name} is {}", v.state);
     if !v.last_exit.is_empty() {
         s.push_str(&format!(" (last exit: {})", v.last_exit));
@@ -964,7 +956,7 @@ fn ended(name: &str, v: &AppView) -> String {
     s
 }
 
-fn health_note(v: &AppView) -> String {
+fn health_note(v: &AppInfo) -> String {
     if v.health.is_empty() {
         String::new()
     } else {
