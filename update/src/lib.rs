@@ -25,6 +25,17 @@ pub mod store;
 
 pub use error::{Error, Result};
 
+/// A file of at most `max` bytes, or `None` when it is larger: only `max + 1` bytes are read to
+/// know it, so a hostile file never makes us allocate its size.
+pub(crate) fn read_at_most(path: &std::path::Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    std::fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut out)?;
+    Ok((out.len() as u64 <= max).then_some(out))
+}
+
 /// Arms the fail points `FAILPOINTS` names (`name=panic;other=panic`) while the returned value
 /// lives; builds without the `failpoints` feature have none.
 #[cfg(feature = "failpoints")]

@@ -4,8 +4,6 @@
 
 mod platform;
 
-use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -276,18 +274,12 @@ impl Layout<'_> {
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let mut out = Vec::new();
-    f.take(MAX_DOCUMENT + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::io("read", path, e))?;
-    if out.len() as u64 > MAX_DOCUMENT {
-        return Err(Error::Document {
+    crate::read_at_most(path, MAX_DOCUMENT)
+        .map_err(|e| Error::io("read", path, e))?
+        .ok_or_else(|| Error::Document {
             path: path.display().to_string(),
             reason: format!("larger than {MAX_DOCUMENT} bytes"),
-        });
-    }
-    Ok(out)
+        })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {

@@ -230,19 +230,14 @@ pub fn check_version(v: &str) -> std::result::Result<(), String> {
 }
 
 fn read_small(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| Error::io("reading", path, e))?;
-    let mut text = String::new();
-    f.take(MAX_FILE + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| Error::io("reading", path, e))?;
-    if text.len() as u64 > MAX_FILE {
-        return Err(Error::Document {
-            path: path.display().to_string(),
-            reason: format!("larger than {MAX_FILE} bytes"),
-        });
-    }
-    Ok(text)
+    let bad = |reason: String| Error::Document {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = crate::read_at_most(path, MAX_FILE)
+        .map_err(|e| Error::io("reading", path, e))?
+        .ok_or_else(|| bad(format!("larger than {MAX_FILE} bytes")))?;
+    String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))
 }
 
 /// The apps of an installed release: `releases/VERSION/apps/NAME.toml`, name to file text.

@@ -97,17 +97,11 @@ impl Store {
     /// The whole of a small blob (a manifest, an index, a config), refused past `max` bytes.
     pub fn read_blob(&self, digest: &Sha256, max: u64) -> Result<Vec<u8>> {
         let path = self.blob_path(digest);
-        let f = File::open(&path).map_err(|e| Error::io("open blob", &path, e))?;
-        let mut out = Vec::new();
-        f.take(max.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|e| Error::io("read blob", &path, e))?;
-        if out.len() as u64 > max {
-            return Err(Error::Blob {
+        crate::read_at_most(&path, max)
+            .map_err(|e| Error::io("read blob", &path, e))?
+            .ok_or_else(|| Error::Blob {
                 digest: digest.to_string(),
                 reason: format!("is larger than {max} bytes, too large for a document"),
-            });
-        }
-        Ok(out)
+            })
     }
 }
