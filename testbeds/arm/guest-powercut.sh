@@ -10,7 +10,8 @@
 #  3. with ARM=1 (powercut.env), it installs the next release and waits for the power to go.
 # Releases are made here from /payload/images (built on the host by powercut.sh): two apps on
 # one image, cycling through the tags a, b and c, so that with the current and the previous
-# release kept every install stores and unpacks a layer again.
+# release kept every install stores and unpacks a layer again; in every fourth release pctwo
+# runs image x, which exits at once: that release rolls back.
 # Console lines for the host: "guest: check trial=N current=V (old|new)", "guest: install:
 # <progress>" (with busybox time -v's lines: wall time, peak RSS), "POWERCUT-ARMED trial=N",
 # "guest: installed trial=N in S s".
@@ -28,13 +29,13 @@ fail() { say "check FAILED: $*"; tail -n 30 "$W/daemon.log"; exit 1; }
 # put FILE TEXT: FILE durably replaced by TEXT (the trial counter survives the cut).
 put() { printf '%s\n' "$2" >"$1.tmp" && sync && mv "$1.tmp" "$1" && sync; }
 
+# release N TAG [TWO_TAG]: release tN, app pcone on image TAG, pctwo on TWO_TAG (default TAG).
 release() {
   _r=/tmp/r$1
   mkdir -p "$_r/apps" &&
     printf 'version = "t%s"\nconfirm_timeout = "120s"\nwatch = "2s"\n' "$1" >"$_r/release.toml" &&
-    for _a in one two; do
-      printf 'image = "%s"\nenvironment = ["TRIAL=%s"]\n' "$2" "$1" >"$_r/apps/pc$_a.toml" || return 1
-    done &&
+    printf 'image = "%s"\nenvironment = ["TRIAL=%s"]\n' "$2" "$1" >"$_r/apps/pcone.toml" &&
+    printf 'image = "%s"\nenvironment = ["TRIAL=%s"]\n' "${3:-$2}" "$1" >"$_r/apps/pctwo.toml" &&
     cp -a /payload/images "$_r/images" && echo "$_r"
 }
 
@@ -59,6 +60,10 @@ current() {
 runs_from() { status "$1" && [ "$(field state)" = running ] && [ "$(field bundle)" = "$2" ]; }
 
 if [ ! -e "$D/trial" ]; then
+  # What the binary alone takes, beside the installer's peak RSS.
+  rss=$("$BUSYBOX" time -v "$DAVIT" --version 2>&1 >/dev/null |
+    sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p')
+  say "idle davit peak RSS: $rss KiB"
   r=$(release 0 a) || fail "cannot write release 0"
   install "$r" --factory
   put "$D/trial" "0 t0"
@@ -91,7 +96,10 @@ say "check trial=$trial current=$cur ($which) ok"
 [ "$ARM" = 1 ] || exit 0
 next=$((trial + 1))
 case $((next % 3)) in 0) tag=a ;; 1) tag=b ;; *) tag=c ;; esac
-r=$(release "$next" "$tag") || fail "cannot write release $next"
+# Every fourth release fails: pctwo's image exits at once, and the release rolls back.
+two=$tag
+[ $((next % 4)) = 0 ] && two=x
+r=$(release "$next" "$tag" "$two") || fail "cannot write release $next"
 put "$D/trial" "$next $cur"
 echo "POWERCUT-ARMED trial=$next"
 t0=$(now)

@@ -7,11 +7,13 @@
 # verify` clean), then installs the next release; the host SIGKILLs qemu at a random moment
 # within WINDOW seconds of the install's start (no shutdown: what the guest had not written
 # to its disk is lost). TRIALS cuts take TRIALS + 1 boots: the last one only checks.
-# Prints a line per trial and a table: where each cut fell in the install and which release
-# the board came back on. Exit 0 when every check passed.
+# Every fourth release has an app that exits at once, and rolls back. Prints a line per trial
+# and a table: where each cut fell in the install and which release the board came back on.
+# Exit 0 when every check passed.
 #   testbeds/arm/powercut.sh [TRIALS [WINDOW]]     (default 1000 trials, a 5 s window: an install takes about 3 s on the board)
 # run.sh runs 3 (DAVIT_POWERCUT_TRIALS). Releases: built here with umoci from the board's
-# busybox (images base, a, b, c: a, b and c each add a 256 KiB layer of their own).
+# busybox (images base, a, b, c: a, b and c each add a 256 KiB layer of their own; x is a
+# with a command that exits 7).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../env.sh
@@ -51,6 +53,8 @@ for tag in a b c; do
     --config.cmd -c --config.cmd "trap 'exit 0' TERM; echo $tag \$TRIAL >> /data/runs; sleep 2147483 & wait" \
     --config.volume /data
 done
+# A version that exits at once: its release rolls back.
+image config --image "$L:a" --tag x --config.cmd -c --config.cmd "exit 7"
 rm -rf "$work/bundle"
 disk="$work/disk.img"
 truncate -s 256M "$disk"
@@ -59,7 +63,7 @@ mkfs.ext4 -q -F -L davit "$disk" || die "mkfs.ext4 failed"
 export DAVIT_BOOT_DISK=$disk DAVIT_BOOT_NAME=arm64-powercut DAVIT_BOOT_TIMEOUT=300
 export DAVIT_BOOT_MODULES="overlay virtio_mmio virtio_blk ext4 crc32c_generic"
 declare -A ended=()
-phases=(preparing switching confirming watching finished)
+phases=(preparing switching confirming watching rolling-back finished)
 failed=0
 start=$SECONDS
 for ((t = 0; t <= trials; t++)); do
@@ -93,10 +97,13 @@ for ((t = 0; t <= trials; t++)); do
   fi
   # Installs that ran to the end (the first boot's, and those the cut came after): busybox
   # time's wall clock and peak RSS of the installer.
-  sed -n -e 's/^guest: install: *Elapsed (wall clock) time (h:mm:ss or m:ss): \([0-9]*\)m \([0-9.]*\)s$/wall \1 \2/p' \
-    -e 's/^guest: install: *Maximum resident set size (kbytes): \([0-9]*\)$/rss \1/p' <<<"$log" >>"$work/installs"
+  sed -n -e 's/^guest: install:[[:space:]]*Elapsed (wall clock) time (h:mm:ss or m:ss): \([0-9]*\)m \([0-9.]*\)s$/wall \1 \2/p' \
+    -e 's/^guest: install:[[:space:]]*Maximum resident set size (kbytes): \([0-9]*\)$/rss \1/p' <<<"$log" >>"$work/installs"
+  base=$(sed -n 's/^guest: idle davit peak RSS: \([0-9]*\) KiB$/\1/p' <<<"$log")
+  [[ -z $base ]] || baseline=$base
   armed=$(sed -n '/POWERCUT-ARMED/,$p' <<<"$log")
   if grep -aq '^guest: installed trial' <<<"$armed"; then phase=finished
+  elif grep -aq '^guest: install: release .* failed: ' <<<"$armed"; then phase=rolling-back
   elif grep -aq '^guest: install: watching for' <<<"$armed"; then phase=watching
   elif grep -aq '^guest: install: switched to release' <<<"$armed"; then phase=confirming
   elif grep -aq '^guest: install: stored ' <<<"$armed"; then phase=switching
@@ -117,7 +124,7 @@ walls=$(awk '$1 == "wall" { printf "%.2f\n", $2 * 60 + $3 }' "$work/installs" 2>
 if [[ -n $walls ]]; then
   n=$(wc -l <<<"$walls")
   rss=$(awk '$1 == "rss" && $2 > m { m = $2 } END { print m + 0 }' "$work/installs")
-  say "$n installs ran to the end on the board: wall time median $(sed -n "$(((n + 1) / 2))p" <<<"$walls") s, installer peak RSS $rss KiB (busybox time -v)"
+  say "$n installs ran to the end on the board: wall time median $(sed -n "$(((n + 1) / 2))p" <<<"$walls") s, installer peak RSS $rss KiB (busybox time -v; \`davit --version\` alone: ${baseline:-?} KiB)"
 fi
 echo
 say "$done_trials of $trials trials checked in $((SECONDS - start)) s (window $window s): $( ((failed)) && echo "a check FAILED" || echo "every check passed")"
