@@ -1010,6 +1010,40 @@ mod power_cuts {
         }
     }
 
+    /// A reset stopped dead right after it emptied the volumes: the release that ran comes
+    /// back, with its volumes as the wipe left them (empty), nothing pending, the store clean.
+    #[test]
+    fn a_reset_stopped_after_its_data_wipe_ends_on_the_release_that_ran() {
+        let mut t = Trials::new();
+        t.seq += 1;
+        let factory = t.release("Y", "Y");
+        let out =
+            t.b.run(&["install", "--factory", factory.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        t.seq += 1;
+        let last = t.release("X", "X");
+        t.b.install_ok(&last);
+        let before = t.b.state()["current"].as_str().unwrap().to_owned();
+        let a = t.apps[0].clone();
+        t.b.wait_runs(&a, &["a-X", "a-Y", "a-X"]);
+
+        let mut c = Command::new(env!("CARGO_BIN_EXE_davit"));
+        c.arg("reset")
+            .args(t.b.davit_release(&[]).get_args().skip(1))
+            .env("FAILPOINTS", "release-data-wiped=panic");
+        let out = output_within(c, INSTALL_SECS, "davit reset");
+        assert!(
+            !out.status.success() && stderr(&out).contains("release-data-wiped"),
+            "the reset was not stopped at its data wipe: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let state = t.restart_and_check();
+        assert_eq!(state["current"], before.as_str(), "{state}");
+        // Emptied by the wipe; the release that came back has run once since.
+        t.b.wait_runs(&a, &["a-X"]);
+    }
+
     #[test]
     fn a_stop_at_any_journaled_step_ends_on_the_old_or_the_new_release() {
         let mut t = Trials::new();
