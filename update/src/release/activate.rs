@@ -150,16 +150,13 @@ pub fn install(
     tell(sup, &state, "preparing", &version, &msg);
     progress(msg);
     let prepared = kill_first(paths, &mut state, &release, opts, sup, progress)
-        .and_then(|_| prepare_and_mount(paths, &release, opts, progress));
+        .and_then(|()| prepare_and_mount(paths, &release, opts, progress));
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
             // Nothing switched: apps stopped for the download (kill-then-download) run again,
             // and the release is not marked failed (a failed prepare may be retried as is).
-            if undo_pending(paths)?.is_some() {
-                let mut s = State::load(paths)?;
-                s.failed.retain(|f| f.version != version);
-                s.save(paths)?;
+            if undo_pending(paths, false)?.is_some() {
                 progress(format!(
                     "release {version} stopped before switching: the apps it stopped run again"
                 ));
@@ -307,7 +304,7 @@ fn begin(
     progress: &mut dyn FnMut(String),
 ) -> Result<Lock> {
     let lock = lock(paths)?.ok_or_else(|| busy(paths))?;
-    if let Some(msg) = undo_pending(paths)? {
+    if let Some(msg) = undo_pending(paths, true)? {
         progress(msg);
         sup.reload().map_err(supervisor_error)?;
     }
@@ -365,7 +362,7 @@ pub fn recover(paths: &Paths) -> Result<Vec<String>> {
         return Ok(vec![]);
     };
     let mut notes = Vec::new();
-    if let Some(msg) = undo_pending(paths)? {
+    if let Some(msg) = undo_pending(paths, true)? {
         notes.push(msg);
     }
     let state = State::load(paths)?;
@@ -377,8 +374,10 @@ pub fn recover(paths: &Paths) -> Result<Vec<String>> {
     Ok(notes)
 }
 
-/// Rolls back an activation left pending; the message says what was undone.
-fn undo_pending(paths: &Paths) -> Result<Option<String>> {
+/// Rolls back an activation left pending; the message says what was undone. With
+/// `record_failure` the pending release is recorded as failed (a cut), without it not (a
+/// prepare that failed after kill-then-download stopped apps: it may be retried as is).
+fn undo_pending(paths: &Paths, record_failure: bool) -> Result<Option<String>> {
     let mut state = State::load(paths)?;
     let Some(p) = state.pending.clone() else {
         return Ok(None);
@@ -390,7 +389,7 @@ fn undo_pending(paths: &Paths) -> Result<Option<String>> {
         "interrupted while {} (the installer was killed or the power cut)",
         p.phase
     );
-    undo(paths, &mut state, &reason)?;
+    undo(paths, &mut state, record_failure.then_some(reason.as_str()))?;
     Ok(Some(format!(
         "release {}: {reason}: rolled back to {}",
         p.version,
@@ -508,7 +507,7 @@ fn activate(
             let msg = format!("release {to} failed: {reason}; rolling back");
             tell(sup, state, "rolling-back", to, &msg);
             progress(msg);
-            let back = undo(paths, state, &reason)?;
+            let back = undo(paths, state, Some(&reason))?;
             match sup.reload() {
                 Ok(()) => running_again(&back, confirm_timeout, sup, progress),
                 Err(e) => progress(format!(
@@ -556,10 +555,9 @@ fn prepare_and_mount(
 }
 
 /// `kill-then-download` (the app label `io.davit.update.strategy`): the apps that ask for it
-/// and whose settings (image ref included) the release changes stop before anything is stored, leaving their
-/// memory to the download and unpack. It is journaled as the start of the switch (their files
+/// and whose settings (image ref included) the release changes stop before anything is
+/// stored, leaving their memory to the download and unpack. It is journaled as the start of the switch (their files
 /// leave the config directory), so a failure or a cut before the switch brings them back.
-/// Returns their names.
 fn kill_first(
     paths: &Paths,
     state: &mut State,
@@ -567,10 +565,10 @@ fn kill_first(
     opts: &InstallOptions,
     sup: &mut dyn Supervisor,
     progress: &mut dyn FnMut(String),
-) -> Result<Vec<String>> {
+) -> Result<()> {
     let current = match &state.current {
         Some(v) => installed_apps(paths, v)?,
-        None => return Ok(vec![]),
+        None => return Ok(()),
     };
     let names: Vec<String> = release
         .apps
@@ -592,7 +590,7 @@ fn kill_first(
         .map(|a| a.name.clone())
         .collect();
     if names.is_empty() {
-        return Ok(names);
+        return Ok(());
     }
     if !opts.force {
         wait_for_locks(paths, &names, opts.lock_wait, progress)?;
@@ -611,7 +609,7 @@ fn kill_first(
         "stopped {} before storing anything (kill-then-download)",
         names.join(", ")
     ));
-    Ok(names)
+    Ok(())
 }
 
 /// Empties each named volume of an app, keeping the volume itself (its bundle mounts it).
@@ -693,9 +691,13 @@ fn gone(
     Ok(())
 }
 
-/// Puts the pending release's `from` back and records the pending one as failed. Returns
-/// the apps that go back to another bundle.
-fn undo(paths: &Paths, state: &mut State, reason: &str) -> Result<BTreeMap<String, PathBuf>> {
+/// Puts the pending release's `from` back and records the pending one as failed with
+/// `failure`'s reason, if any. Returns the apps that go back to another bundle.
+fn undo(
+    paths: &Paths,
+    state: &mut State,
+    failure: Option<&str>,
+) -> Result<BTreeMap<String, PathBuf>> {
     let Some(p) = state.pending.as_mut() else {
         return Ok(BTreeMap::new());
     };
@@ -712,11 +714,13 @@ fn undo(paths: &Paths, state: &mut State, reason: &str) -> Result<BTreeMap<Strin
         p.from.as_deref(),
     )?;
     fail::fail_point!("release-switched-back");
-    state.failed.retain(|f| f.version != p.version);
-    state.failed.push(Failed {
-        version: p.version.clone(),
-        reason: reason.to_owned(),
-    });
+    if let Some(reason) = failure {
+        state.failed.retain(|f| f.version != p.version);
+        state.failed.push(Failed {
+            version: p.version.clone(),
+            reason: reason.to_owned(),
+        });
+    }
     state.pending = None;
     state.save(paths)?;
     Ok(back)
