@@ -234,4 +234,7 @@ fn print_status(s: &AppInfo) {
     if let Some(t) = s.status_text.as_deref().filter(|t| !t.is_empty()) {
         println!("  status:    {t}");
     }
+    if let Some(c) = s.container.as_deref().filter(|c| !c.is_empty()) {
+        println!("  container: {c}");
+    }
 }

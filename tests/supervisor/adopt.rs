@@ -244,3 +244,49 @@ fn an_app_whose_run_ended_with_the_boot_starts_at_the_next_one() {
     assert_eq!(e["last_exit"], "unknown", "{e}");
     d.app_ok(&["stop", "rebooted"]);
 }
+
+/// A daemon killed in the middle of a hand-over (supervisor/README.md, "Hand-over"): the
+/// next one adopts the new version, which its record names, and deletes the old one's
+/// container; without the kill, the old one would have run until the new one got healthy.
+#[test]
+fn a_hand_over_cut_by_a_daemon_kill_leaves_the_new_version_alone() {
+    const HAND_OVER: &str = "labels = { \"io.davit.update.strategy\" = \"hand-over\" }\n";
+    let mut d = Daemon::new();
+    let path = d
+        .add_app("ho", "exec sleep 1000", HAND_OVER)
+        .path()
+        .to_owned();
+    d.start();
+    let old = num(&d.wait_state("ho", "running", 30), "pid") as i32;
+    // Never healthy: the hand-over stays under way.
+    d.write_app(
+        "ho",
+        &format!(
+            "bundle = {path:?}\nenvironment = {{ V = \"2\" }}\n{HAND_OVER}[healthcheck]\n\
+             test = \"false\"\ninterval = \"200ms\"\nstart_period = \"10m\"\n"
+        ),
+    );
+    d.app_ok(&["reload", "ho"]);
+    let s = d.wait_status("ho", 30, "the new version running", |s| {
+        s["container"] == "app2.ho" && s["state"] == "running"
+    });
+    let new = num(&s, "pid") as i32;
+    assert!(
+        alive(old),
+        "the old version stopped before the new one was up"
+    );
+    let mut both = d.containers();
+    both.sort();
+    assert_eq!(both, ["app.ho", "app2.ho"]);
+
+    d.kill9();
+    d.start();
+    let s = d.wait_state("ho", "running", 30);
+    assert_eq!(
+        (num(&s, "pid") as i32, text(&s, "container")),
+        (new, "app2.ho"),
+        "{s}"
+    );
+    assert!(exits_within(old, 10), "the old version still runs");
+    assert_eq!(d.containers(), ["app2.ho"]);
+}

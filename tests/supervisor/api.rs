@@ -48,6 +48,7 @@ fn status_properties_and_list_agree() {
             .is_ok_and(|c| c.starts_with("sleep\x001000")),
         "pid {pid} is not web-1's sleep"
     );
+    assert_eq!(web["container"], "app.web-1", "{web}");
     let st: Value = serde_json::from_slice(&d.runtime(&["state", "app.web-1"]).stdout).unwrap();
     assert_eq!(st["pid"].as_u64(), Some(pid), "{st}");
     assert!(

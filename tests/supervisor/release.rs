@@ -1458,3 +1458,124 @@ fn a_release_that_asks_for_a_confirm_call_waits_for_it() {
     assert_eq!(b.state()["current"], "2");
     b.wait_runs(web.as_str(), &["cweb-1", "cweb-2", "cweb-3", "cweb-2"]);
 }
+
+const HAND_OVER: &str = "labels = { \"io.davit.update.strategy\" = \"hand-over\" }\n";
+
+/// `hand-over`: the new version starts in the app's other container beside the old one,
+/// which runs on until the new one is healthy; a release that rolls back before that takes
+/// the old one back as it runs (same process), whether the new one exited or still ran.
+#[test]
+fn a_hand_over_app_runs_beside_its_old_version_until_the_new_one_is_up() {
+    let b = Board::new();
+    let web = unique("hweb");
+    let (first, second) = (format!("app.{web}"), format!("app2.{web}"));
+    b.steady_image("hweb-1");
+    b.steady_image("hweb-2");
+    b.image("hweb-3", "echo hweb-3 >> /data/runs; exit 5");
+    b.steady_image("hweb-4");
+    let app = |tag: &str, extra: &str| format!("image = \"{tag}\"\n{HAND_OVER}{extra}");
+    // Healthy once the test says so; failures before do not count (start_period).
+    let healthy_on_go = "[healthcheck]\ntest = \"test -e /data/go\"\ninterval = \"200ms\"\n\
+                         retries = 1\nstart_period = \"10m\"\n";
+    let r1 = b.release_of("1", "watch = \"0s\"\n", &web, "hweb-1");
+    b.install_ok(&r1);
+    let s1 = b.wait_runs(&web, &["hweb-1"]);
+    assert_eq!(s1["container"], first.as_str(), "{s1}");
+    let pid1 = num(&s1, "pid") as i32;
+
+    let r2 = b.release(
+        "2",
+        "confirm_timeout = \"2m\"\nwatch = \"0s\"\n",
+        &[(web.as_str(), &app("hweb-2", healthy_on_go))],
+    );
+    let installer = b
+        .davit_release(&["install", r2.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let s2 = b.d.wait_status(&web, 60, "the new version started", |s| {
+        s["container"] == second.as_str() && s["state"] == "running"
+    });
+    let pid2 = num(&s2, "pid") as i32;
+    wait_until(30, "hweb-2 to run", || b.runs(&web) == ["hweb-1", "hweb-2"]);
+    // Not healthy yet: both run.
+    assert_eq!(s2["health"], "starting", "{s2}");
+    assert!(
+        alive(pid1),
+        "the old version stopped before the new one was up"
+    );
+    let mut both = b.d.containers();
+    both.sort();
+    assert_eq!(both, [first.clone(), second.clone()]);
+
+    fs::write(b.volume(&web).join("go"), "").unwrap();
+    assert!(
+        exits_within(installer.id() as i32, INSTALL_SECS),
+        "install of release 2 still running"
+    );
+    let out = installer.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\ndaemon:\n{}",
+        stdout(&out),
+        stderr(&out),
+        b.d.log_tail()
+    );
+    wait_until(30, "the old version to stop", || !alive(pid1));
+    wait_until(30, "the old container to be deleted", || {
+        b.d.containers() == [second.clone()]
+    });
+    let s = b.d.status(&web);
+    assert_eq!(
+        (num(&s, "pid") as i32, &s["health"]),
+        (pid2, &"healthy".into()),
+        "{s}"
+    );
+    // Neither version started twice.
+    assert_eq!(b.runs(&web), ["hweb-1", "hweb-2"]);
+
+    // A new version that exits before it is up (READY=1): the rollback takes hweb-2 back as
+    // it runs. (One with neither `notify` nor a healthcheck is up as soon as it runs.)
+    let r3 = b.release(
+        "3",
+        "confirm_timeout = \"1m\"\n",
+        &[(web.as_str(), &app("hweb-3", "notify = true\n"))],
+    );
+    let err = b.install_fails(&r3);
+    assert!(err.contains("exited 5"), "{err}");
+    let s = b.wait_runs(&web, &["hweb-1", "hweb-2", "hweb-3"]);
+    assert_eq!(
+        (num(&s, "pid") as i32, &s["container"]),
+        (pid2, &second.as_str().into()),
+        "{s}"
+    );
+    assert_eq!(b.d.containers(), [second.as_str()]);
+
+    // One that runs and is unhealthy: it is stopped, and hweb-2 taken back again.
+    let r4 = b.release(
+        "4",
+        "confirm_timeout = \"1m\"\n",
+        &[(
+            web.as_str(),
+            &app(
+                "hweb-4",
+                "[healthcheck]\ntest = \"false\"\ninterval = \"200ms\"\nretries = 1\n",
+            ),
+        )],
+    );
+    let err = b.install_fails(&r4);
+    assert!(err.contains(&format!("{web} is unhealthy")), "{err}");
+    let s = b.d.wait_state(&web, "running", 30);
+    assert_eq!(num(&s, "pid") as i32, pid2, "{s}");
+    wait_until(30, "hweb-4's container to be deleted", || {
+        b.d.containers() == [second.clone()]
+    });
+    let runs = b.runs(&web);
+    assert_eq!(
+        runs.iter().filter(|r| *r == "hweb-2").count(),
+        1,
+        "hweb-2 started again: {runs:?}"
+    );
+    assert_eq!(b.state()["current"], "2");
+}

@@ -66,6 +66,9 @@ pub struct AppInfo {
     /// The bundle of the latest run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The container of the latest run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 pub struct Client {
@@ -169,6 +172,7 @@ impl Client {
                     status_text: None,
                     since: None,
                     bundle: None,
+                    container: None,
                 },
             )
             .collect())
@@ -209,6 +213,7 @@ impl Client {
             status_text: Some(s("StatusText")),
             since: props.get("Since").and_then(|v| u64::try_from(v).ok()),
             bundle: Some(s("Bundle")),
+            container: Some(s("Container")),
         })
     }
 

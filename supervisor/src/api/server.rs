@@ -581,6 +581,12 @@ impl AppObject {
         Ok(self.status()?.bundle)
     }
 
+    /// The container of the latest run (`app.NAME`, or `app2.NAME` after a hand-over).
+    #[zbus(property)]
+    fn container(&self) -> fdo::Result<String> {
+        Ok(self.status()?.container)
+    }
+
     #[zbus(property)]
     fn memory_in_use(&self) -> u64 {
         self.sup.memory(&self.name)

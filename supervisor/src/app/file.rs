@@ -680,12 +680,8 @@ impl Reader<'_> {
                 return None;
             }
             match value {
-                "download-then-kill" | "kill-then-download" => None,
-                "hand-over" => Some(
-                    "hand-over is not supported yet (use download-then-kill or kill-then-download)"
-                        .into(),
-                ),
-                _ => Some("expected download-then-kill or kill-then-download".into()),
+                "download-then-kill" | "kill-then-download" | "hand-over" => None,
+                _ => Some("expected download-then-kill, kill-then-download or hand-over".into()),
             }
         })
     }

@@ -70,6 +70,10 @@ pub enum UpdateStrategy {
     /// The old version stops first, leaving its memory to the download and unpack (boards
     /// short of RAM); if the release fails before it switches, the old version starts again.
     KillThenDownload,
+    /// The new version starts beside the old one, which runs until the new one is up (running,
+    /// ready with `notify`, healthy with a healthcheck); a rollback before that takes the old
+    /// one back as it runs.
+    HandOver,
 }
 
 impl App {
@@ -78,6 +82,7 @@ impl App {
     pub fn update_strategy(&self) -> UpdateStrategy {
         match self.labels.get(UPDATE_STRATEGY_LABEL).map(String::as_str) {
             Some("kill-then-download") => UpdateStrategy::KillThenDownload,
+            Some("hand-over") => UpdateStrategy::HandOver,
             _ => UpdateStrategy::DownloadThenKill,
         }
     }

@@ -616,14 +616,15 @@ fn labels_and_the_update_strategy() {
     assert_eq!(app.update_strategy(), UpdateStrategy::KillThenDownload);
     let app = App::parse(path, "bundle = \"b\"\n[labels]\nx = \"y\"\n").unwrap();
     assert_eq!(app.update_strategy(), UpdateStrategy::DownloadThenKill);
-    assert_eq!(
-        error("bundle = \"b\"\nlabels = { \"io.davit.update.strategy\" = \"hand-over\" }\n"),
-        "/etc/davit/apps/web.toml:2: labels.io.davit.update.strategy: \"hand-over\": hand-over \
-         is not supported yet (use download-then-kill or kill-then-download)"
-    );
+    let app = App::parse(
+        path,
+        "bundle = \"b\"\nlabels = { \"io.davit.update.strategy\" = \"hand-over\" }\n",
+    )
+    .unwrap();
+    assert_eq!(app.update_strategy(), UpdateStrategy::HandOver);
     assert_eq!(
         error("bundle = \"b\"\nlabels = [\"io.davit.update.strategy=fast\"]\n"),
         "/etc/davit/apps/web.toml:2: labels[0]: \"io.davit.update.strategy=fast\": expected \
-         download-then-kill or kill-then-download"
+         download-then-kill, kill-then-download or hand-over"
     );
 }

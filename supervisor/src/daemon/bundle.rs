@@ -27,8 +27,14 @@ pub enum BundleError {
 }
 
 /// Writes `dir/config.json` for `app`; `notify_dir` (with `notify`) is the host directory
-/// holding the app's notify socket.
-pub fn write(app: &App, dir: &Path, notify_dir: Option<&Path>) -> Result<(), BundleError> {
+/// holding the app's notify socket. `second`: for the app's second container (a hand-over),
+/// which must not share the first one's cgroup.
+pub fn write(
+    app: &App,
+    dir: &Path,
+    notify_dir: Option<&Path>,
+    second: bool,
+) -> Result<(), BundleError> {
     let src = app.bundle.join("config.json");
     let text = std::fs::read(&src).map_err(|source| BundleError::Read {
         path: src.clone(),
@@ -45,6 +51,11 @@ pub fn write(app: &App, dir: &Path, notify_dir: Option<&Path>) -> Result<(), Bun
         });
     }
     apply(app, &mut spec, notify_dir);
+    // Two containers in one cgroup would freeze, kill and count each other: the second one
+    // gets `PATH-2` (unset, the runtime names the cgroup after the container id anyway).
+    if second && let Some(path) = spec["linux"]["cgroupsPath"].as_str() {
+        spec["linux"]["cgroupsPath"] = json!(format!("{path}-2"));
+    }
     std::fs::create_dir_all(dir).map_err(|source| BundleError::Write {
         path: dir.to_owned(),
         source,
@@ -140,7 +151,7 @@ mod tests {
         .unwrap();
         let app = crate::app::load_file(&d.path().join("web.toml")).unwrap();
         let out = d.path().join("gen");
-        write(&app, &out, Some(Path::new("/state/notify/web"))).unwrap();
+        write(&app, &out, Some(Path::new("/state/notify/web")), false).unwrap();
         let v: Value =
             serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
         assert_eq!(v["root"]["path"], json!(bundle.join("rootfs")));
@@ -173,11 +184,38 @@ mod tests {
     }
 
     #[test]
+    fn the_second_container_of_a_hand_over_gets_a_cgroup_of_its_own() {
+        let d = tempfile::tempdir().unwrap();
+        let bundle = d.path().join("b");
+        std::fs::create_dir(&bundle).unwrap();
+        std::fs::write(
+            bundle.join("config.json"),
+            r#"{"ociVersion":"1.0.2","process":{"args":["sh"]},"linux":{"cgroupsPath":"/davit/web"}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("web.toml"),
+            format!("bundle = {:?}\n", bundle.display().to_string()),
+        )
+        .unwrap();
+        let app = crate::app::load_file(&d.path().join("web.toml")).unwrap();
+        let cgroup = |second| {
+            let out = d.path().join("gen");
+            write(&app, &out, None, second).unwrap();
+            let v: Value =
+                serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+            v["linux"]["cgroupsPath"].clone()
+        };
+        assert_eq!(cgroup(false), json!("/davit/web"));
+        assert_eq!(cgroup(true), json!("/davit/web-2"));
+    }
+
+    #[test]
     fn a_bundle_without_config_is_an_error_naming_it() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("x.toml"), "bundle = \"nowhere\"\n").unwrap();
         let app = crate::app::load_file(&d.path().join("x.toml")).unwrap();
-        let e = write(&app, &d.path().join("gen"), None)
+        let e = write(&app, &d.path().join("gen"), None, false)
             .unwrap_err()
             .to_string();
         assert!(

@@ -14,9 +14,13 @@ use tokio::net::UnixDatagram;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 
+use super::handover::{self, Outgoing};
 use super::record::{self, Record};
-use super::{AppStatus, Event, Phase, State, Supervisor, bundle, container_id, logs, now_us};
-use crate::app::{App, Condition, HealthTest, Logs, Restart};
+use super::{
+    AppStatus, Event, Phase, State, Supervisor, app_of_container, bundle, container_id, logs,
+    now_us, other_container,
+};
+use crate::app::{App, Condition, HealthTest, Logs, Restart, UpdateStrategy};
 use crate::launcher::{Outcome, Request};
 
 pub type Reply = oneshot::Sender<Result<(), String>>;
@@ -39,13 +43,14 @@ pub enum Command {
 enum Next {
     Idle,
     Run,
-    Adopt(ProcessId, OwnedFd, bool),
+    /// A running container to watch: adopted at boot, or taken back from a hand-over.
+    Adopt(handover::Running),
     Backoff(Duration),
     Exit,
 }
 
 /// How a run ended.
-enum End {
+pub(super) enum End {
     Status(ExitStatus),
     /// Not our child any more (adopted after a daemon restart), or gone while no daemon ran.
     Unknown,
@@ -63,7 +68,10 @@ const STABLE_RUN: Duration = Duration::from_secs(10);
 pub struct AppTask {
     sup: Arc<Supervisor>,
     name: String,
+    /// The container of the app's latest run (one of its two, see [`super::CONTAINER_PREFIXES`]).
     id: String,
+    /// During a hand-over: the old version's container, running beside the new one.
+    outgoing: Option<Outgoing>,
     app: Result<App, String>,
     record: Record,
     status: Arc<Mutex<AppStatus>>,
@@ -83,8 +91,13 @@ impl AppTask {
         phase: watch::Sender<Phase>,
         logs: Arc<Mutex<Logs>>,
     ) -> AppTask {
+        let id = match &record.container {
+            Some(c) if app_of_container(c) == Some(name.as_str()) => c.clone(),
+            _ => container_id(&name),
+        };
         AppTask {
-            id: container_id(&name),
+            id,
+            outgoing: None,
             sup,
             name,
             app,
@@ -110,9 +123,12 @@ impl AppTask {
             next = match next {
                 Next::Idle => self.idle(&mut rx).await,
                 Next::Run => self.life(&mut rx, None).await,
-                Next::Adopt(p, fd, paused) => self.life(&mut rx, Some((p, fd, paused))).await,
+                Next::Adopt(running) => self.life(&mut rx, Some(running)).await,
                 Next::Backoff(d) => self.backoff(&mut rx, d).await,
-                Next::Exit => return,
+                Next::Exit => {
+                    self.stop_outgoing().await;
+                    return;
+                }
             }
         }
     }
@@ -178,6 +194,7 @@ impl AppTask {
                     return Next::Run;
                 }
                 Command::Stop(reply) => {
+                    self.stop_outgoing().await;
                     self.record.stopped_by_user = true;
                     self.save();
                     let _ = reply.send(Ok(()));
@@ -190,6 +207,9 @@ impl AppTask {
                     let _ = reply.send(Err(format!("{} is not running", self.name)));
                 }
                 Command::Reload(app) => {
+                    if let Some(o) = self.outgoing_running(&app) {
+                        return self.take_back(o, *app).await;
+                    }
                     // An app that ended (exited, or failed) runs again when its file changes:
                     // a new version, or the old one back after a release rolled back. One a
                     // user stopped stays stopped.
@@ -280,6 +300,7 @@ impl AppTask {
                         return Next::Run;
                     }
                     Command::Stop(reply) => {
+                        self.stop_outgoing().await;
                         self.record.stopped_by_user = true;
                         self.save();
                         self.set_state(State::Stopped);
@@ -296,6 +317,9 @@ impl AppTask {
                         let _ = reply.send(Err(format!("{} is not running (waiting to restart)", self.name)));
                     }
                     Command::Reload(app) => {
+                        if let Some(o) = self.outgoing_running(&app) {
+                            return self.take_back(o, *app).await;
+                        }
                         // A new file is a new version (or the old one back): it starts now,
                         // not after a delay earned by the one that failed.
                         let changed = match (app.as_ref(), &self.app) {
@@ -321,6 +345,15 @@ impl AppTask {
 
     /// At boot: what to do with a container a previous daemon left.
     fn adopt(&mut self, start: bool) -> Option<Next> {
+        // A hand-over the last daemon did not finish: the container it had not recorded goes.
+        let other = other_container(&self.name, &self.id);
+        if self.sup.opts.root.join(&other).exists() {
+            tracing::info!(
+                "{}: deleting container {other}: a hand-over was cut short",
+                self.name
+            );
+            let _ = self.sup.rt.delete(&other, true);
+        }
         // Looked at only when there is a container: libcontainer logs an error for a missing one.
         let state = if self.sup.opts.root.join(&self.id).exists() {
             self.sup.rt.state(&self.id).ok()
@@ -356,7 +389,12 @@ impl AppTask {
                         self.name,
                         pid.pid
                     );
-                    return Some(Next::Adopt(pid, fd, paused));
+                    return Some(Next::Adopt(handover::Running {
+                        pid,
+                        pidfd: fd,
+                        frozen: paused,
+                        ready: false,
+                    }));
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!("{}: pidfd of {}: {e}", self.name, pid.pid),
@@ -391,7 +429,7 @@ impl AppTask {
     async fn life(
         &mut self,
         rx: &mut mpsc::UnboundedReceiver<Command>,
-        adopted: Option<(ProcessId, OwnedFd, bool)>,
+        adopted: Option<handover::Running>,
     ) -> Next {
         let app = match &self.app {
             Ok(a) => a.clone(),
@@ -401,14 +439,16 @@ impl AppTask {
             }
         };
         let started_at = Instant::now();
-        let notify_dir = self.sup.opts.state_dir.join("notify").join(&self.name);
+        let notify_dir = self.own_dir("notify");
         let mut notify = None;
+        let mut ready = !app.notify;
         let (pid, pidfd, mut frozen) = match adopted {
             Some(a) => {
                 if app.notify {
                     notify = bind_notify(&notify_dir).ok();
                 }
-                a
+                ready |= a.ready;
+                (a.pid, a.pidfd, a.frozen)
             }
             None => {
                 self.set_state(State::Waiting);
@@ -417,10 +457,12 @@ impl AppTask {
                     return next;
                 }
                 let bundle = app.bundle.display().to_string();
+                let container = self.id.clone();
                 self.publish(|s| {
                     s.state = State::Starting;
                     s.reason.clear();
                     s.bundle = bundle;
+                    s.container = container;
                 });
                 if app.notify {
                     match bind_notify(&notify_dir) {
@@ -438,15 +480,17 @@ impl AppTask {
             }
         };
         self.record.process = Some(pid);
+        self.record.container = Some(self.id.clone());
         self.record.bundle = Some(app.bundle.clone());
         self.record.boot = record::this_boot();
         self.save();
-        let mut ready = !app.notify;
         let mut healthy = false;
         let bundle = app.bundle.display().to_string();
+        let container = self.id.clone();
         self.publish(|s| {
             s.pid = pid.pid as u32;
             s.bundle = bundle;
+            s.container = container;
             s.state = if frozen {
                 State::Frozen
             } else if ready {
@@ -493,6 +537,17 @@ impl AppTask {
         let mut buf = vec![0u8; 4096];
 
         let end = loop {
+            if ready
+                && (hc.is_none() || healthy)
+                && let Some(o) = self.outgoing.as_mut().filter(|o| o.holding())
+            {
+                tracing::info!(
+                    "{}: the new version is up: the old one ({}) goes",
+                    self.name,
+                    o.id
+                );
+                o.retire();
+            }
             tokio::select! {
                 guard = exit.readable() => {
                     if let Ok(mut g) = guard { g.clear_ready(); }
@@ -512,6 +567,7 @@ impl AppTask {
                         Command::SetEnabled(..) => {}
                         Command::Start(reply) => { let _ = reply.send(Ok(())); }
                         Command::Stop(reply) => {
+                            self.stop_outgoing().await;
                             let end = self.stop_container(&app, &exit, frozen).await;
                             self.stopped(end);
                             self.record.stopped_by_user = true;
@@ -575,8 +631,33 @@ impl AppTask {
                         Command::Reload(new) => {
                             let new = *new;
                             if new.as_ref().is_ok_and(|n| same_run(n, &app)) {
-                                    self.take_file(new);
+                                self.take_file(new);
                                 continue;
+                            }
+                            if let Some(o) = self.outgoing_running(&new) {
+                                tracing::info!("{}: app file back to the version it hands over from: taking that one back", self.name);
+                                self.stopping_on_purpose();
+                                let end = self.stop_container(&app, &exit, frozen).await;
+                                self.stopped(end);
+                                return self.take_back(o, new).await;
+                            }
+                            if let Ok(n) = &new
+                                && n.update_strategy() == UpdateStrategy::HandOver
+                                && self.record.enabled.unwrap_or(n.enabled)
+                            {
+                                // A third version while the first still runs: the first goes.
+                                self.stop_outgoing().await;
+                                let next = other_container(&self.name, &self.id);
+                                let old = std::mem::replace(&mut self.id, next);
+                                tracing::info!("{}: app file changed: handing over from {old} (pid {}) to {}", self.name, pid.pid, self.id);
+                                // The app's status is the new version's from here on.
+                                self.publish(|s| {
+                                    s.pid = 0;
+                                    s.health = "";
+                                });
+                                self.outgoing = Some(Outgoing::hold(self.sup.clone(), self.name.clone(), old, app.clone(), (pid, exit), frozen, ready));
+                                self.take_file(new);
+                                return Next::Run;
                             }
                             tracing::info!("{}: app file changed: restarting it", self.name);
                             self.stopping_on_purpose();
@@ -740,6 +821,7 @@ impl AppTask {
                         Some(None) | Some(Some(Command::SetEnabled(..))) => {}
                         Some(Some(cmd)) => match cmd {
                         Command::Stop(reply) => {
+                            self.stop_outgoing().await;
                             self.record.stopped_by_user = true;
                             self.save();
                             self.set_state(State::Stopped);
@@ -759,6 +841,9 @@ impl AppTask {
                         }
                         Command::Reload(new) => {
                             let new = *new;
+                            if let Some(o) = self.outgoing_running(&new) {
+                                return Some(self.take_back(o, new).await);
+                            }
                             let same = new.as_ref().is_ok_and(|n| same_run(n, app));
                             self.take_file(new);
                             if !same {
@@ -780,8 +865,9 @@ impl AppTask {
         app: &App,
         notify_dir: &std::path::Path,
     ) -> Result<(ProcessId, OwnedFd), String> {
-        let bundle_dir = self.sup.opts.state_dir.join("bundles").join(&self.name);
-        bundle::write(app, &bundle_dir, app.notify.then_some(notify_dir))
+        let bundle_dir = self.own_dir("bundles");
+        let second = self.id != container_id(&self.name);
+        bundle::write(app, &bundle_dir, app.notify.then_some(notify_dir), second)
             .map_err(|e| e.to_string())?;
         // A container left from an earlier run (a daemon killed mid-stop) would block the id.
         let _ = self.sup.rt.delete(&self.id, true);
@@ -856,32 +942,58 @@ impl AppTask {
     /// stop_signal, the grace period, then SIGKILL to every process; the exit, reaped.
     async fn stop_container(&mut self, app: &App, exit: &AsyncFd<OwnedFd>, frozen: bool) -> End {
         self.set_state(State::Stopping);
-        if frozen {
-            let _ = self.sup.rt.resume(&self.id);
-        }
-        let sig = nix::sys::signal::Signal::try_from(app.stop_signal.number())
-            .unwrap_or(nix::sys::signal::Signal::SIGTERM);
-        let _ = self
-            .sup
-            .rt
-            .kill(&self.id, runtime::Signal::from(sig), false);
-        if tokio::time::timeout(app.stop_grace_period, exit.readable())
-            .await
-            .is_err()
-        {
-            tracing::info!(
-                "{}: still running after {:?}: SIGKILL",
-                self.name,
-                app.stop_grace_period
-            );
-            self.kill_now(exit).await;
-        }
+        stop_gracefully(&self.sup, &self.name, &self.id, app, exit, frozen).await;
         reap(exit)
     }
 
     async fn kill_now(&self, exit: &AsyncFd<OwnedFd>) {
-        let _ = self.sup.rt.kill(&self.id, runtime::Signal::KILL, true);
-        let _ = tokio::time::timeout(KILL_WAIT, exit.readable()).await;
+        kill_now(&self.sup, &self.id, exit).await;
+    }
+
+    /// This container's own directory under `STATE/KIND`: `NAME` for the first container,
+    /// `NAME@2` for the second (`@` is no app name's).
+    fn own_dir(&self, kind: &str) -> PathBuf {
+        let dir = self.sup.opts.state_dir.join(kind);
+        if self.id == container_id(&self.name) {
+            dir.join(&self.name)
+        } else {
+            dir.join(format!("{}@2", self.name))
+        }
+    }
+
+    // ---- hand-over ----
+
+    /// The old version of a hand-over, when `new` is the file it runs from: a rollback.
+    fn outgoing_running(&mut self, new: &Result<App, String>) -> Option<Outgoing> {
+        let back = matches!((new, &self.outgoing), (Ok(n), Some(o)) if same_run(n, &o.app));
+        if back { self.outgoing.take() } else { None }
+    }
+
+    /// Takes the old version of a hand-over back, as it runs, with its file `app`; one that
+    /// ended meanwhile starts afresh.
+    async fn take_back(&mut self, o: Outgoing, app: Result<App, String>) -> Next {
+        let id = o.id.clone();
+        let back = o.give_back().await;
+        self.take_file(app);
+        match back {
+            Some(running) => {
+                tracing::info!(
+                    "{}: took back its old version ({id}, pid {})",
+                    self.name,
+                    running.pid.pid
+                );
+                self.id = id;
+                Next::Adopt(running)
+            }
+            None if self.app.is_ok() && self.status.lock().unwrap().enabled => Next::Run,
+            None => Next::Idle,
+        }
+    }
+
+    async fn stop_outgoing(&mut self) {
+        if let Some(o) = self.outgoing.take() {
+            o.stop().await;
+        }
     }
 
     /// After a run ended by itself (or failed a check): restart, give up, or rest.
@@ -952,7 +1064,7 @@ fn same_run(a: &App, b: &App) -> bool {
     } == *a
 }
 
-fn describe(end: &End) -> String {
+pub(super) fn describe(end: &End) -> String {
     match end {
         End::Status(ExitStatus::Exited(c)) => format!("exited {c}"),
         End::Status(ExitStatus::Signaled(s)) => format!("signal {s}"),
@@ -961,7 +1073,39 @@ fn describe(end: &End) -> String {
     }
 }
 
-fn reap(exit: &AsyncFd<OwnedFd>) -> End {
+/// stop_signal, the grace period, then SIGKILL to every process of container `id`.
+pub(super) async fn stop_gracefully(
+    sup: &Supervisor,
+    name: &str,
+    id: &str,
+    app: &App,
+    exit: &AsyncFd<OwnedFd>,
+    frozen: bool,
+) {
+    if frozen {
+        let _ = sup.rt.resume(id);
+    }
+    let sig = nix::sys::signal::Signal::try_from(app.stop_signal.number())
+        .unwrap_or(nix::sys::signal::Signal::SIGTERM);
+    let _ = sup.rt.kill(id, runtime::Signal::from(sig), false);
+    if tokio::time::timeout(app.stop_grace_period, exit.readable())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            "{name}: still running after {:?}: SIGKILL",
+            app.stop_grace_period
+        );
+        kill_now(sup, id, exit).await;
+    }
+}
+
+async fn kill_now(sup: &Supervisor, id: &str, exit: &AsyncFd<OwnedFd>) {
+    let _ = sup.rt.kill(id, runtime::Signal::KILL, true);
+    let _ = tokio::time::timeout(KILL_WAIT, exit.readable()).await;
+}
+
+pub(super) fn reap(exit: &AsyncFd<OwnedFd>) -> End {
     match runtime::try_wait(exit.get_ref().as_fd()) {
         Ok(Some(s)) => End::Status(s),
         _ => End::Unknown,

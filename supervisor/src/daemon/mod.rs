@@ -5,6 +5,7 @@
 //! ([`AppStatus`], and a [`Phase`] its dependents wait on).
 
 mod bundle;
+mod handover;
 mod lifecycle;
 mod logs;
 mod record;
@@ -24,11 +25,29 @@ use crate::launcher::{self, Launcher};
 pub use lifecycle::{Command, Reply};
 use record::Records;
 
-/// Container ids of apps: `app.NAME`, so that the daemon knows its own among the runtime's.
-pub const CONTAINER_PREFIX: &str = "app.";
+/// Container ids of apps: `app.NAME`, so that the daemon knows its own among the runtime's,
+/// and `app2.NAME`: a hand-over starts the new version beside the old one, in the other of
+/// the two.
+pub const CONTAINER_PREFIXES: [&str; 2] = ["app.", "app2."];
 
+/// The app's first container id.
 pub fn container_id(app: &str) -> String {
-    format!("{CONTAINER_PREFIX}{app}")
+    format!("{}{app}", CONTAINER_PREFIXES[0])
+}
+
+/// The app's container id that is not `id`.
+pub fn other_container(app: &str, id: &str) -> String {
+    let first = container_id(app);
+    if id == first {
+        format!("{}{app}", CONTAINER_PREFIXES[1])
+    } else {
+        first
+    }
+}
+
+/// The app a container id of ours belongs to.
+pub fn app_of_container(id: &str) -> Option<&str> {
+    CONTAINER_PREFIXES.iter().find_map(|p| id.strip_prefix(p))
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +124,8 @@ pub struct AppStatus {
     pub since: u64,
     /// The bundle of the app's latest run (set as it starts): which version runs, or ran.
     pub bundle: String,
+    /// The container of that run (see [`CONTAINER_PREFIXES`]).
+    pub container: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -251,7 +272,9 @@ impl Supervisor {
 
     /// Bytes of memory the app's cgroup uses now, 0 when unknown.
     pub fn memory(&self, name: &str) -> u64 {
-        let id = container_id(name);
+        let Some(id) = self.status(name).map(|s| s.container) else {
+            return 0;
+        };
         let Ok(state) = self.rt.state(&id) else {
             return 0;
         };
@@ -539,6 +562,7 @@ impl Supervisor {
             status_text: String::new(),
             since: now_us(),
             bundle: String::new(),
+            container: String::new(),
         }));
         let (tx, rx) = mpsc::unbounded_channel();
         let (phase_tx, phase_rx) = watch::channel(Phase::Down);
@@ -589,7 +613,7 @@ impl Supervisor {
         let Ok(listed) = self.rt.list() else { return };
         for l in listed {
             let id = l.id();
-            let Some(name) = id.strip_prefix(CONTAINER_PREFIX) else {
+            let Some(name) = app_of_container(id) else {
                 continue;
             };
             if wanted.contains_key(name) {

@@ -11,6 +11,9 @@ pub struct Record {
     /// The init of the container the daemon last started, while it may still run.
     #[serde(default)]
     pub process: Option<ProcessId>,
+    /// That container's id; `None` (a record from before hand-overs): the first one.
+    #[serde(default)]
+    pub container: Option<String>,
     #[serde(default)]
     pub restarts: u32,
     #[serde(default)]
