@@ -44,11 +44,14 @@ for arch in "${arches[@]}"; do
   cp "$CARGO_TARGET_DIR/$t/release/davit" "$out/davit"
   # The host's integration tests, cross-built: the same assertions run inside the boards.
   # (peers compares with runc, which the boards do not have.) Also seccomp-profiles' unit
-  # tests: davit's own filter is compiled differently on armv7.
+  # tests: davit's own filter is compiled differently on armv7; and the update engine's
+  # hostile layers and tampered store (library tests that need no host tool).
   (cd "$work" && cargo test --release --no-run --quiet --message-format json \
       --test lifecycle --test limits --test errors --test console --test isolation --test seccomp \
       --test concurrency --test lifecycle_safety --test cli &&
-    cargo test --release --no-run --quiet --message-format json -p seccomp-profiles --lib) |
+    cargo test --release --no-run --quiet --message-format json -p seccomp-profiles --lib &&
+    cargo test --release --no-run --quiet --message-format json -p update --test unpack \
+      --test store) |
     jq -r 'select(.reason == "compiler-artifact" and .profile.test == true) | .executable' |
     while read -r exe; do
       name=$(basename "$exe"); cp "$exe" "$out/tests/${name%-*}"
