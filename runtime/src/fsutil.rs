@@ -45,9 +45,64 @@ fn write_replacing(path: &Path, data: &[u8], durable: bool) -> std::io::Result<(
     result
 }
 
+/// Removes the temporaries [`write_atomic`] leaves in `dir` when the power is cut (or the
+/// writer killed) between its create and its rename: `.NAME.tmpPID`. Only for a directory
+/// whose writers are known to be idle (the caller holds their lock). Returns how many went.
+pub fn remove_write_temps(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_temp = name.starts_with('.')
+            && name.rsplit_once(".tmp").is_some_and(|(stem, pid)| {
+                stem.len() > 1 && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+            });
+        if is_temp && entry.file_type()?.is_file() {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_write_leaves_a_temporary_that_is_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            ".web.toml.tmp228",
+            "web.toml",
+            ".web.toml",
+            ".tmp12",
+            ".x.tmp",
+            "a.tmp3",
+        ] {
+            fs::write(dir.path().join(name), "x").unwrap();
+        }
+        assert_eq!(remove_write_temps(dir.path()).unwrap(), 1);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [".tmp12", ".web.toml", ".x.tmp", "a.tmp3", "web.toml"]
+        );
+        assert_eq!(remove_write_temps(&dir.path().join("none")).unwrap(), 0);
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temporary() {

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{Error, ErrorKind, Result, one_line};
 pub use features::features;
-pub use fsutil::write_atomic;
+pub use fsutil::{remove_write_temps, write_atomic};
 pub use list::Listed;
 pub use process::{ExitStatus, ProcessId, try_wait};
 pub use signal::Signal;

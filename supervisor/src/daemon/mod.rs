@@ -381,6 +381,14 @@ async fn run(
         std::fs::create_dir_all(&dir)
             .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
     }
+    // Records whose save a power cut stopped before its rename; only this daemon writes them.
+    let records = opts.state_dir.join("apps");
+    if let Err(e) = runtime::remove_write_temps(&records) {
+        tracing::warn!(
+            "removing the temporaries of cut writes in {}: {e}",
+            records.display()
+        );
+    }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let sup = Arc::new(Supervisor {
         rt: runtime::Runtime::new(&opts.root),

@@ -378,6 +378,13 @@ pub fn recover(paths: &Paths) -> Result<Vec<String>> {
 /// `record_failure` the pending release is recorded as failed (a cut), without it not (a
 /// prepare that failed after kill-then-download stopped apps: it may be retried as is).
 fn undo_pending(paths: &Paths, record_failure: bool) -> Result<Option<String>> {
+    // An app file or state.json whose write the cut stopped before its rename is a hidden
+    // temporary the supervisor ignores, but one more after every such cut (found by the
+    // board's power cuts).
+    for dir in [paths.config_dir.clone(), paths.releases()] {
+        runtime::remove_write_temps(&dir)
+            .map_err(|e| Error::io("removing the temporaries of cut writes in", &dir, e))?;
+    }
     let mut state = State::load(paths)?;
     let Some(p) = state.pending.clone() else {
         return Ok(None);
