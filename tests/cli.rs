@@ -61,3 +61,34 @@ fn run_no_subreaper_in_the_foreground_is_refused_not_ignored() {
     assert!(stderr(&out).contains("--no-subreaper"), "{}", stderr(&out));
     assert!(!b.root.join(&b.id).exists());
 }
+
+#[test]
+fn a_command_that_only_prints_ends_quietly_when_its_reader_goes_away() {
+    // `davit list | head`: the reader leaves before the writer. runc dies of SIGPIPE without
+    // a word; Rust's println! panicked instead, and the release build aborted with a core.
+    let b = Bundle::new(&["sleep", "31321"]);
+    assert!(b.create(&[]).0);
+    for args in [&["list"][..], &["features"], &["state", &b.id]] {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(r);
+        let mut c = b.cmd(args);
+        c.stdin(std::process::Stdio::null())
+            .stdout(w)
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().unwrap();
+        assert!(
+            exits_within(child.id() as i32, 10),
+            "{args:?} still running after 10 s"
+        );
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}, {}",
+            out.status,
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+    b.must(&["delete", "--force", &b.id]);
+}

@@ -89,6 +89,9 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
     // The supervisor and its client report their own errors: they are not the runtime's.
+    if only_prints(&command) {
+        die_on_closed_stdout();
+    }
     let command = match command {
         #[cfg(feature = "supervisor")]
         Command::Supervise(a) => return Ok(supervise::supervise(root, a)),
@@ -136,6 +139,34 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
             unreachable!("dispatched above")
         }
     }
+}
+
+/// Commands that change nothing, whose output is often cut short (`davit list | head`,
+/// `davit app logs -f | grep -m1 ready`).
+fn only_prints(command: &Command) -> bool {
+    match command {
+        Command::State(_)
+        | Command::List(_)
+        | Command::Ps(_)
+        | Command::Features(_)
+        | Command::Spec(_) => true,
+        #[cfg(feature = "supervisor")]
+        Command::App(_) => true,
+        #[cfg(feature = "update")]
+        Command::Store(_) => true,
+        _ => false,
+    }
+}
+
+/// A command that only prints ends quietly when its reader goes away, as runc and coreutils
+/// do: Rust starts every program with SIGPIPE ignored, and `println!` then panics on the
+/// broken pipe. The rest keep ignoring it: a hook that exits without reading its state is a
+/// failed hook, not a dead runtime, and an install must not stop half-way for its reader.
+pub(crate) fn die_on_closed_stdout() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context;
+    // the D-Bus client's socket writes pass MSG_NOSIGNAL, so only stdout can raise it.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// `DAVIT_SELF_SECCOMP=enforce|log`: confine commands that do not enter a container to

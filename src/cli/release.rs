@@ -79,7 +79,7 @@ pub fn reset(a: ResetArgs) -> i32 {
         watch: a.watch,
         call: false,
     };
-    let mut progress = |line: String| println!("{line}");
+    let mut progress = |line: String| say(&line);
     let outcome = connect(a.board.target()).and_then(|mut sup| {
         activate::reset(&paths, a.keep_data, judge, &mut sup, &mut progress)
             .map_err(|e| format!("reset: {e}"))
@@ -157,9 +157,12 @@ pub fn release(a: ReleaseArgs) -> i32 {
         Err(code) => return code,
     };
     let target = a.board.target();
-    let mut progress = |line: String| println!("{line}");
+    let mut progress = |line: String| say(&line);
     let outcome = match a.command {
-        ReleaseCommand::Status { json } => return status(&paths, json),
+        ReleaseCommand::Status { json } => {
+            super::die_on_closed_stdout();
+            return status(&paths, json);
+        }
         ReleaseCommand::Confirm { release: version } => {
             return match connect(target).and_then(|sup| {
                 sup.rt
@@ -228,19 +231,26 @@ pub fn release(a: ReleaseArgs) -> i32 {
     report(outcome)
 }
 
+/// One line of an install's, rollback's or reset's progress. A reader that went away
+/// (`| head -3`) must not stop the switch half-way: the outcome is in `davit release status`.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 fn report(outcome: Result<Outcome, String>) -> i32 {
     match outcome {
         Ok(Outcome::Installed {
             version, changed, ..
         }) => {
-            println!(
+            say(&format!(
                 "release {version} is current ({})",
                 if changed.is_empty() {
                     "no app changed".to_owned()
                 } else {
                     format!("restarted: {}", changed.join(", "))
                 }
-            );
+            ));
             0
         }
         Ok(Outcome::RolledBack {

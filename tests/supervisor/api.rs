@@ -155,3 +155,43 @@ fn kill_sends_the_signal_to_the_app() {
     assert_eq!(after["state"], "running", "{after}");
     assert_eq!(num(&after, "pid") as i32, pid, "{after}");
 }
+
+#[test]
+fn a_client_whose_reader_goes_away_ends_quietly_and_the_daemon_serves_on() {
+    // `davit app logs -f web | grep -m1 ready`: grep leaves first. The client must end as
+    // runc and coreutils do, by SIGPIPE without a word, not panic on its next line.
+    let mut d = Daemon::new();
+    d.add_app("talker", "echo ready; exec sleep 1000", "");
+    d.start();
+    d.wait_state("talker", "running", 30);
+    wait_until(30, "talker's line in its log", || {
+        d.app_ok(&["logs", "talker"]).contains("ready")
+    });
+    for args in [
+        &["list"][..],
+        &["status", "talker"],
+        &["logs", "-f", "talker"],
+    ] {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(r);
+        let mut c = d.client(args);
+        c.stdin(std::process::Stdio::null())
+            .stdout(w)
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().unwrap();
+        assert!(
+            crate::common::exits_within(child.id() as i32, 10),
+            "davit app {args:?} still running after 10 s"
+        );
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(libc::SIGPIPE),
+            "davit app {args:?}: {:?}, {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "davit app {args:?}");
+    }
+    assert_eq!(d.status("talker")["state"], "running");
+}

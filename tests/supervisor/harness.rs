@@ -475,7 +475,7 @@ impl Daemon {
         self.child.take().unwrap().wait().unwrap()
     }
 
-    fn client(&self, args: &[&str]) -> Command {
+    pub fn client(&self, args: &[&str]) -> Command {
         let mut c = Command::new(davit_bin());
         c.arg("app").arg("--socket").arg(&self.socket).args(args);
         c.env_remove("RUST_BACKTRACE");
