@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -175,9 +175,17 @@ fn serve(sock: OwnedFd) -> ! {
         let Ok(req) = serde_json::from_slice::<Request>(&buf[..n]) else {
             continue;
         };
+        let launcher = nix::unistd::getpid();
         // SAFETY: the launcher is single-threaded.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
+                // A handler dies with the launcher, which dies with the daemon: a create the
+                // last daemon had under way must not claim its container's id after the
+                // next daemon has cleared the way for its own create.
+                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+                if nix::unistd::getppid() != launcher {
+                    std::process::exit(1);
+                }
                 // SAFETY: restoring the default disposition installs no handler code.
                 unsafe {
                     let _ = signal(Signal::SIGCHLD, SigHandler::SigDfl);
@@ -225,6 +233,20 @@ fn handle(req: &Request) -> Response {
     let deadline = Instant::now() + Duration::from_millis(req.timeout_ms);
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(&req.args).stdin(Stdio::null());
+    let handler = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec and calls only prctl and
+    // getppid, both async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The child dies with its handler (the mark survives the exec; the container
+            // processes davit clones from it do not inherit it).
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if nix::unistd::getppid() != handler {
+                return Err(std::io::Error::other("the launcher's handler is gone"));
+            }
+            Ok(())
+        });
+    }
     cmd.env_remove("NOTIFY_SOCKET").env_remove("LISTEN_FDS");
     let mut captured: Vec<OwnedFd> = Vec::new();
     let mut capture = |cmd_set: &mut dyn FnMut(Stdio)| -> std::io::Result<()> {

@@ -290,3 +290,50 @@ fn a_hand_over_cut_by_a_daemon_kill_leaves_the_new_version_alone() {
     assert!(exits_within(old, 10), "the old version still runs");
     assert_eq!(d.containers(), ["app2.ho"]);
 }
+
+#[test]
+fn what_a_killed_daemon_had_running_through_its_launcher_dies_with_it() {
+    // Here a healthcheck's `davit exec`, held by its command. A create left running so
+    // claimed an app's container id after the next daemon had cleared it, and that app
+    // failed ("already exists"). The app itself runs on, to be adopted.
+    let mut d = Daemon::new();
+    d.add_app(
+        "probed",
+        "exec sleep 1000",
+        "[healthcheck]\n\
+         test = [\"CMD-SHELL\", \"touch /shared/checking; exec sleep 1000\"]\n\
+         interval = \"200ms\"\n\
+         timeout = \"100s\"\n\
+         retries = 1000\n",
+    );
+    d.start();
+    let s = d.wait_state("probed", "running", 20);
+    wait_until(20, "the healthcheck to run", || {
+        d.shared.join("checking").exists()
+    });
+    let daemon = d.pid();
+    let children: Vec<i32> = d
+        .own_processes()
+        .into_iter()
+        .filter(|p| *p != daemon)
+        .collect();
+    let execs = children
+        .iter()
+        .filter(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"exec"))
+        })
+        .count();
+    assert_eq!(execs, 1, "the healthcheck's davit exec among {children:?}");
+    d.kill9();
+    for pid in &children {
+        assert!(
+            exits_within(*pid, 10),
+            "process {pid} of the killed daemon still runs: {:?}",
+            fs::read_to_string(format!("/proc/{pid}/cmdline")).map(|c| c.replace('\0', " "))
+        );
+    }
+    d.start();
+    let after = d.wait_state("probed", "running", 20);
+    assert_eq!(after["pid"], s["pid"], "adopted: {after}");
+}

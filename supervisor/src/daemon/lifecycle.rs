@@ -859,28 +859,33 @@ impl AppTask {
         None
     }
 
-    /// create + start through the launcher; the init's identity and a pidfd for it.
-    async fn start_container(
-        &mut self,
-        app: &App,
-        notify_dir: &std::path::Path,
-    ) -> Result<(ProcessId, OwnedFd), String> {
-        let bundle_dir = self.own_dir("bundles");
-        let second = self.id != container_id(&self.name);
-        bundle::write(app, &bundle_dir, app.notify.then_some(notify_dir), second)
-            .map_err(|e| e.to_string())?;
-        // A container left from an earlier run (a daemon killed mid-stop) would block the id.
-        let _ = self.sup.rt.delete(&self.id, true);
-        let root = self.sup.opts.root.display().to_string();
+    /// Deletes the app's container if one is there; a failure is logged, and the create that
+    /// follows reports the id as taken.
+    fn delete_leftover(&self) {
+        if let Err(e) = self.sup.rt.delete(&self.id, true) {
+            tracing::warn!(
+                "{}: container {} not deleted: {}",
+                self.name,
+                self.id,
+                runtime::one_line(&e)
+            );
+        }
+    }
+
+    /// `davit create` of the app's container, through the launcher.
+    async fn create(
+        &self,
+        root: &str,
+        bundle_dir: &std::path::Path,
+    ) -> Result<crate::launcher::Response, String> {
         let logs_dir = self.sup.logs_dir();
-        let created = self
-            .sup
+        self.sup
             .launcher
             .run(Request {
                 id: 0,
                 args: vec![
                     "--root".into(),
-                    root.clone(),
+                    root.into(),
                     "create".into(),
                     "--bundle".into(),
                     bundle_dir.display().to_string(),
@@ -893,7 +898,37 @@ impl AppTask {
                 timeout_ms: CREATE_TIMEOUT.as_millis() as u64,
             })
             .await
-            .map_err(|e| format!("create: {e}"))?;
+            .map_err(|e| format!("create: {e}"))
+    }
+
+    /// create + start through the launcher; the init's identity and a pidfd for it.
+    async fn start_container(
+        &mut self,
+        app: &App,
+        notify_dir: &std::path::Path,
+    ) -> Result<(ProcessId, OwnedFd), String> {
+        let bundle_dir = self.own_dir("bundles");
+        let second = self.id != container_id(&self.name);
+        bundle::write(app, &bundle_dir, app.notify.then_some(notify_dir), second)
+            .map_err(|e| e.to_string())?;
+        // A container left from an earlier run (a daemon killed mid-stop) would block the id.
+        self.delete_leftover();
+        let root = self.sup.opts.root.display().to_string();
+        let mut created = self.create(&root, &bundle_dir).await?;
+        let taken = created.report.as_ref().and_then(|r| r.error_kind())
+            == Some(runtime::ErrorKind::AlreadyExists);
+        if taken {
+            // A create the last daemon had under way when it died can claim the id after the
+            // delete above (its children die with it, a moment later): its container goes,
+            // once that create has let go of it, and ours is made again.
+            tracing::info!(
+                "{}: container {} was taken: deleting it",
+                self.name,
+                self.id
+            );
+            self.delete_leftover();
+            created = self.create(&root, &bundle_dir).await?;
+        }
         let pid = match (&created.report, created.success()) {
             (
                 Some(runtime::forking::Report::Ok {
