@@ -15,6 +15,10 @@ pub(crate) fn replace(path: &Path, data: &[u8]) -> std::io::Result<()> {
     write_replacing(path, data, false)
 }
 
+/// What a temporary's name carries between `.NAME` and the writer's pid: written by
+/// [`write_replacing`], recognised by [`remove_write_temps`].
+const TEMP_MARK: &str = ".tmp";
+
 fn write_replacing(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -25,7 +29,7 @@ fn write_replacing(path: &Path, data: &[u8], durable: bool) -> std::io::Result<(
     })?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
+    tmp_name.push(format!("{TEMP_MARK}{}", std::process::id()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
         let mut f = File::create(&tmp)?;
@@ -60,7 +64,7 @@ pub fn remove_write_temps(dir: &Path) -> std::io::Result<usize> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let is_temp = name.starts_with('.')
-            && name.rsplit_once(".tmp").is_some_and(|(stem, pid)| {
+            && name.rsplit_once(TEMP_MARK).is_some_and(|(stem, pid)| {
                 stem.len() > 1 && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
             });
         if is_temp && entry.file_type()?.is_file() {
