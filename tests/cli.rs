@@ -69,18 +69,7 @@ fn a_command_that_only_prints_ends_quietly_when_its_reader_goes_away() {
     let b = Bundle::new(&["sleep", "31321"]);
     assert!(b.create(&[]).0);
     for args in [&["list"][..], &["features"], &["state", &b.id]] {
-        let (r, w) = nix::unistd::pipe().unwrap();
-        drop(r);
-        let mut c = b.cmd(args);
-        c.stdin(std::process::Stdio::null())
-            .stdout(w)
-            .stderr(std::process::Stdio::piped());
-        let child = c.spawn().unwrap();
-        assert!(
-            exits_within(child.id() as i32, 10),
-            "{args:?} still running after 10 s"
-        );
-        let out = child.wait_with_output().unwrap();
+        let out = output_into_closed_pipe(b.cmd(args), 10, &format!("davit {args:?}"));
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&out.status),
             Some(libc::SIGPIPE),

@@ -319,6 +319,21 @@ pub fn output_within(mut cmd: Command, secs: u64, what: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs `cmd` with its stdout a pipe whose reader has already gone (`cmd | head` once head
+/// has left) and its stderr captured, failing the test (and killing it) after `secs`.
+pub fn output_into_closed_pipe(mut cmd: Command, secs: u64, what: &str) -> Output {
+    let (r, w) = nix::unistd::pipe().unwrap();
+    drop(r);
+    cmd.stdin(Stdio::null()).stdout(w).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if !exits_within(child.id() as i32, secs) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what}: still running after {secs} s");
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A hook that tells the test it is running and then blocks until the test lets it go:
 /// holds a create (createRuntime) or a start (poststart) in the middle of its work.
 pub struct Gate {

@@ -172,18 +172,11 @@ fn a_client_whose_reader_goes_away_ends_quietly_and_the_daemon_serves_on() {
         &["status", "talker"],
         &["logs", "-f", "talker"],
     ] {
-        let (r, w) = nix::unistd::pipe().unwrap();
-        drop(r);
-        let mut c = d.client(args);
-        c.stdin(std::process::Stdio::null())
-            .stdout(w)
-            .stderr(std::process::Stdio::piped());
-        let child = c.spawn().unwrap();
-        assert!(
-            crate::common::exits_within(child.id() as i32, 10),
-            "davit app {args:?} still running after 10 s"
+        let out = crate::common::output_into_closed_pipe(
+            d.client(args),
+            10,
+            &format!("davit app {args:?}"),
         );
-        let out = child.wait_with_output().unwrap();
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&out.status),
             Some(libc::SIGPIPE),
