@@ -242,7 +242,7 @@ fn handle(req: &Request) -> Response {
             // processes davit clones from it do not inherit it).
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             if nix::unistd::getppid() != handler {
-                return Err(std::io::Error::other("the launcher's handler is gone"));
+                return Err(nix::errno::Errno::ESRCH.into());
             }
             Ok(())
         });
