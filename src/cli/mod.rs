@@ -88,10 +88,10 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
         .root
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
-    // The supervisor and its client report their own errors: they are not the runtime's.
     if only_prints(&command) {
         die_on_closed_stdout();
     }
+    // The supervisor and its client report their own errors: they are not the runtime's.
     let command = match command {
         #[cfg(feature = "supervisor")]
         Command::Supervise(a) => return Ok(supervise::supervise(root, a)),
@@ -145,11 +145,7 @@ pub fn dispatch(global: &GlobalOpts, command: Command, log: &log::Log) -> Result
 /// `davit app logs -f | grep -m1 ready`).
 fn only_prints(command: &Command) -> bool {
     match command {
-        Command::State(_)
-        | Command::List(_)
-        | Command::Ps(_)
-        | Command::Features(_)
-        | Command::Spec(_) => true,
+        Command::State(_) | Command::List(_) | Command::Ps(_) | Command::Features(_) => true,
         #[cfg(feature = "supervisor")]
         Command::App(_) => true,
         #[cfg(feature = "update")]
